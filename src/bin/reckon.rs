@@ -1,1 +1,92 @@
-fn main() {}
+//! The `reckon` command-line tool. Each subcommand lives in its own module under `reckon/`;
+//! this file only parses arguments and turns errors into exit codes.
+//!
+//! Exit codes: 0 success, 1 the input is invalid or the command failed, 2 bad usage or a file
+//! that cannot be read.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+// A crate root resolves `mod x` next to itself, so subcommand files need an explicit path.
+#[path = "reckon/inspect.rs"]
+mod inspect;
+
+#[derive(Parser)]
+#[command(
+    name = "reckon",
+    version,
+    about = "Inference engine for recommendation, search, fraud and ads models"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a weight file's architecture, metadata and tensors, then validate it.
+    Inspect {
+        /// The .safetensors file.
+        file: PathBuf,
+    },
+}
+
+/// How a command failed.
+pub enum Failure {
+    /// A library error, with the file it concerns when the error itself does not say.
+    Reckon(reckon::Error, Option<PathBuf>),
+    /// Writing the report failed (e.g. a closed pipe).
+    Output(io::Error),
+}
+
+impl Failure {
+    /// An error about the contents of `path`.
+    pub fn in_file(path: &std::path::Path, e: reckon::Error) -> Failure {
+        Failure::Reckon(e, Some(path.to_path_buf()))
+    }
+}
+
+impl From<reckon::Error> for Failure {
+    fn from(e: reckon::Error) -> Self {
+        Failure::Reckon(e, None)
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure::Output(e)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse(); // prints usage and exits with 2 on bad arguments
+    let stdout = io::stdout();
+    let result = match &cli.command {
+        Command::Inspect { file } => inspect::run(file, &mut stdout.lock()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // `reckon inspect f | head` closes the pipe early; that is not an error worth a message.
+        Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(Failure::Output(e)) => report(&format!("cannot write output: {e}"), 1),
+        Err(Failure::Reckon(e, path)) => {
+            let code = if matches!(e, reckon::Error::Io { .. }) {
+                2
+            } else {
+                1
+            };
+            match path {
+                Some(p) => report(&format!("{}: {e}", p.display()), code),
+                None => report(&e.to_string(), code),
+            }
+        }
+    }
+}
+
+fn report(message: &str, code: u8) -> ExitCode {
+    let _ = writeln!(io::stderr(), "error: {message}");
+    ExitCode::from(code)
+}
