@@ -42,7 +42,9 @@ impl Isa {
 
     /// Parses a `RECKON_ISA` value.
     pub fn parse(s: &str) -> Option<Isa> {
-        Isa::ALL.into_iter().find(|isa| isa.name().eq_ignore_ascii_case(s.trim()))
+        Isa::ALL
+            .into_iter()
+            .find(|isa| isa.name().eq_ignore_ascii_case(s.trim()))
     }
 
     /// Whether this CPU can run kernels of this level.
@@ -70,12 +72,19 @@ impl Isa {
 
     /// Every level this CPU can run, lowest first.
     pub fn available() -> Vec<Isa> {
-        Isa::ALL.into_iter().filter(|isa| isa.is_available()).collect()
+        Isa::ALL
+            .into_iter()
+            .filter(|isa| isa.is_available())
+            .collect()
     }
 
     /// The best level this CPU can run.
     pub fn best() -> Isa {
-        Isa::ALL.into_iter().rev().find(|isa| isa.is_available()).unwrap_or(Isa::Portable)
+        Isa::ALL
+            .into_iter()
+            .rev()
+            .find(|isa| isa.is_available())
+            .unwrap_or(Isa::Portable)
     }
 
     /// The level `RECKON_ISA` forces, if set. Errors if it names no level or one this CPU lacks:
@@ -165,6 +174,19 @@ impl KernelTable {
             .map(|t| &*Box::leak(Box::new(t)))
             .collect()
     }
+}
+
+/// The table for `isa`, built once per process and shared (for callers that pin a level, e.g.
+/// a model opened with an explicit ISA option). Errors if this CPU cannot run `isa`.
+pub fn table_for(isa: Isa) -> Result<&'static KernelTable> {
+    static TABLES: [OnceLock<Option<KernelTable>>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let slot = &TABLES[Isa::ALL.iter().position(|&i| i == isa).unwrap_or(0)];
+    slot.get_or_init(|| KernelTable::for_isa(isa).ok())
+        .as_ref()
+        .ok_or_else(|| Error::UnsupportedIsa {
+            requested: isa.name().to_string(),
+            reason: "this CPU lacks that instruction set",
+        })
 }
 
 /// The process-wide table: `RECKON_ISA` if set, else the best level. Built once.

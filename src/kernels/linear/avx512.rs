@@ -1,0 +1,199 @@
+//! AVX-512 bodies: `__m512` for the generic drivers, 8 × 32 GEMM tile, 32-wide GEMV panels.
+//!
+//! Tile 8 × 32: 16 zmm accumulators + 2 weight vectors + broadcasts folded into the FMAs
+//! (`{1to16}`); per `k` 16 FMAs against 2 weight loads and 8 broadcast loads, so the two FMA
+//! ports, not the load ports, are the limit. 8 rows also divide the batch sizes served (16,
+//! 256, 4096) with no partial tile.
+
+use std::arch::x86_64::*;
+
+use half::{bf16, f16};
+
+use super::driver::{self, check_call, target_entry, GEMV_MAX_ROWS_16, GEMV_MAX_ROWS_F32};
+use super::simd::{Bf16PairPanel, F16Panel, F32Panel, F32Vec, Panel, BF16_HI_MASK};
+use super::{LinearCall, LinearFn, LinearKernels, LinearOps};
+use crate::kernels::dispatch::{Isa, Kernel};
+
+const MR: usize = 8;
+const NV: usize = 2;
+const NR: usize = NV * 16;
+/// GEMV accumulator sets: 4 × NV = 8 FMA chains (latency 4 × 2 ports).
+const U: usize = 4;
+
+impl F32Vec for __m512 {
+    const LANES: usize = 16;
+
+    #[inline(always)]
+    unsafe fn zero() -> Self {
+        // SAFETY: the caller runs under AVX-512 (trait contract).
+        unsafe { _mm512_setzero_ps() }
+    }
+    #[inline(always)]
+    unsafe fn splat(p: *const f32) -> Self {
+        // SAFETY: AVX-512 present and p readable (trait contract).
+        unsafe { _mm512_set1_ps(*p) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        // SAFETY: AVX-512 present and 16 floats readable at p (trait contract).
+        unsafe { _mm512_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: Self) {
+        // SAFETY: AVX-512 present and 16 floats writable at p (trait contract).
+        unsafe { _mm512_storeu_ps(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn mul_add(a: Self, b: Self, c: Self) -> Self {
+        // SAFETY: AVX-512 present (trait contract).
+        unsafe { _mm512_fmadd_ps(a, b, c) }
+    }
+    #[inline(always)]
+    unsafe fn add(a: Self, b: Self) -> Self {
+        // SAFETY: AVX-512 present (trait contract).
+        unsafe { _mm512_add_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn relu(a: Self) -> Self {
+        // maxps returns its second operand when either is NaN: with `a` second, NaN is kept.
+        // SAFETY: AVX-512 present (trait contract).
+        unsafe { _mm512_max_ps(_mm512_setzero_ps(), a) }
+    }
+    #[inline(always)]
+    unsafe fn prefetch_write(p: *const f32) {
+        // SAFETY: a prefetch never faults, whatever the address.
+        unsafe { _mm_prefetch::<_MM_HINT_ET0>(p.cast()) }
+    }
+}
+
+impl Panel<__m512> for F32Panel {
+    type Elem = f32;
+    const KSTEP: usize = 1;
+    const WIDEN: bool = false;
+    #[inline(always)]
+    unsafe fn load(panel: *const f32, nr: usize, step: usize, _sub: usize, j: usize) -> __m512 {
+        // SAFETY: AVX-512 present and the step inside the panel (trait contract).
+        unsafe { _mm512_loadu_ps(panel.add(step * nr + j * 16)) }
+    }
+}
+
+impl Panel<__m512> for F16Panel {
+    type Elem = f16;
+    const KSTEP: usize = 1;
+    const WIDEN: bool = true;
+    #[inline(always)]
+    unsafe fn load(panel: *const f16, nr: usize, step: usize, _sub: usize, j: usize) -> __m512 {
+        // SAFETY: AVX-512 present and the step inside the panel (trait contract).
+        unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(panel.add(step * nr + j * 16).cast())) }
+    }
+}
+
+impl Panel<__m512> for Bf16PairPanel {
+    type Elem = bf16;
+    const KSTEP: usize = 2;
+    const WIDEN: bool = true;
+    #[inline(always)]
+    unsafe fn load(panel: *const bf16, nr: usize, step: usize, sub: usize, j: usize) -> __m512 {
+        // SAFETY: AVX-512 present and the step (2 · nr elements) inside the panel.
+        unsafe {
+            let v = _mm512_loadu_si512(panel.add(step * 2 * nr + j * 32).cast());
+            // A bf16 is the top half of an f32: shift the low one up, mask the high one.
+            let bits = if sub == 0 {
+                _mm512_slli_epi32::<16>(v)
+            } else {
+                _mm512_and_si512(v, _mm512_set1_epi32(BF16_HI_MASK as i32))
+            };
+            _mm512_castsi512_ps(bits)
+        }
+    }
+}
+
+/// `target_entry!` with this level's features (attributes take literals, not consts).
+macro_rules! entry {
+    ($($rest:tt)*) => {
+        target_entry!("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c", $($rest)*);
+    };
+}
+
+entry!(
+    gemm_f32_avx512,
+    gemm_f32_body,
+    gemm::<__m512, F32Panel, 8, 2>,
+    f32
+);
+entry!(
+    gemm_f16_avx512,
+    gemm_f16_body,
+    gemm::<__m512, F16Panel, 8, 2>,
+    f16
+);
+entry!(
+    gemm_bf16_avx512,
+    gemm_bf16_body,
+    gemm::<__m512, Bf16PairPanel, 8, 2>,
+    bf16
+);
+entry!(
+    gemv_f32_avx512,
+    gemv_f32_body,
+    gemv::<__m512, F32Panel, 2, 4>,
+    f32
+);
+entry!(
+    gemv_f16_avx512,
+    gemv_f16_body,
+    gemv::<__m512, F16Panel, 2, 4>,
+    f16
+);
+entry!(
+    gemv_bf16_avx512,
+    gemv_bf16_body,
+    gemv::<__m512, Bf16PairPanel, 2, 4>,
+    bf16
+);
+
+// The literals in the entries above must agree with these.
+const _: () = assert!(MR == 8 && NV == 2 && U == 4);
+
+fn ops<W>(
+    gemv_max_rows: usize,
+    gemm: (&'static str, LinearFn<W>),
+    gemv: (&'static str, LinearFn<W>),
+) -> LinearOps<W> {
+    LinearOps {
+        nr: NR,
+        mr: MR,
+        gemv_max_rows,
+        gemm: Kernel {
+            name: gemm.0,
+            isa: Isa::Avx512,
+            f: gemm.1,
+        },
+        gemv: Kernel {
+            name: gemv.0,
+            isa: Isa::Avx512,
+            f: gemv.1,
+        },
+    }
+}
+
+/// The AVX-512 table. Only called when the CPU has AVX-512 (see `LinearKernels::for_isa`).
+pub(super) fn kernels() -> LinearKernels {
+    LinearKernels {
+        fp32: ops(
+            GEMV_MAX_ROWS_F32,
+            ("gemm_f32_avx512", gemm_f32_avx512),
+            ("gemv_f32_avx512", gemv_f32_avx512),
+        ),
+        fp16: ops(
+            GEMV_MAX_ROWS_16,
+            ("gemm_f16_avx512", gemm_f16_avx512),
+            ("gemv_f16_avx512", gemv_f16_avx512),
+        ),
+        bf16: ops(
+            GEMV_MAX_ROWS_16,
+            ("gemm_bf16_avx512", gemm_bf16_avx512),
+            ("gemv_bf16_avx512", gemv_bf16_avx512),
+        ),
+    }
+}

@@ -1,0 +1,283 @@
+//! The one GEMM driver and one GEMV driver. Each ISA instantiates them inside a thin
+//! `#[target_feature]` wrapper ([`target_entry`]), so the whole loop nest, micro-kernel included,
+//! is compiled for that ISA. The drivers own every tail: partial tiles go through a stack tile,
+//! missing rows of a partial tile re-read a valid row, so the micro-kernels in [`super::micro`]
+//! only ever see full tiles.
+
+use std::mem::MaybeUninit;
+
+use super::micro::{gemv_panel, tile, widen_chunk, Start};
+use super::simd::{F32Panel, F32Vec, Panel};
+use super::{padded_k, LinearCall};
+
+/// Largest `MR · NR` of any table (AVX-512: 8 × 32); sizes the stack tile for partial tiles.
+pub(crate) const MAX_TILE: usize = 8 * 32;
+/// Largest `NR` of any table; sizes the widened chunk.
+const MAX_NR: usize = 32;
+/// Depth of one K chunk (LOOP 2). Even, so no chunk splits a bf16 pair. A chunk of a panel
+/// (KC × NR f32: 32 KiB at NR = 32) stays in L1 while LOOP 4 runs the block's tiles over it.
+const KC: usize = 256;
+
+/// Leftover rows of a row block (fewer than MR) up to this many run the 1 × NR kernel per row
+/// instead of a padded MR-row tile: measured, one row costs about a quarter of a full 8-row
+/// tile, so up to 3 rows this wins.
+const GEMV_TAIL_ROWS: usize = 3;
+/// Batches up to this many rows run the GEMV entry (once per row) rather than the GEMM: an
+/// 8-row tile costs about 3.5–4 GEMV rows (measured), and the GEMM's leftover rows run the
+/// same 1 × NR kernel anyway.
+pub(crate) const GEMV_MAX_ROWS_F32: usize = 3;
+/// As [`GEMV_MAX_ROWS_F32`] for f16 and bf16 weights: one more row, since their GEMM also
+/// widens every panel chunk, which a GEMV row does not need to.
+pub(crate) const GEMV_MAX_ROWS_16: usize = 4;
+/// Accumulator sets of that 1 × NR kernel (as the GEMV entries use).
+const TAIL_CHAINS: usize = 4;
+
+/// Target bytes of one X block (LOOP 1). A block is re-read once per W panel, so it should stay in
+/// L2 (2 MiB here) next to the packed weights (≤ a few hundred KiB for the models served).
+const X_BLOCK_BYTES: usize = 256 * 1024;
+
+/// A panel chunk widened to f32, cache-line aligned like the packed panels.
+#[repr(C, align(64))]
+struct WideChunk([MaybeUninit<f32>; KC * MAX_NR]);
+
+/// Panics unless the call's buffers cover its shapes for panel width `nr`. Checked once per call;
+/// the unsafe bodies rely on it.
+pub(crate) fn check_call<W>(call: &LinearCall<'_, W>, y: &[f32], nr: usize, kstep: usize) {
+    let n_panels = call.n.div_ceil(nr);
+    let need = |a: usize, b: usize| {
+        a.checked_mul(b)
+            .expect("linear kernel: shape overflows usize")
+    };
+    assert!(
+        call.x.len() >= need(call.rows, call.k),
+        "linear kernel: x shorter than rows × k"
+    );
+    assert!(
+        y.len() >= need(call.rows, call.n),
+        "linear kernel: y shorter than rows × n"
+    );
+    let panel_len = need(padded_k(call.k, kstep), nr);
+    assert!(
+        call.panels.len() >= need(n_panels, panel_len),
+        "linear kernel: panels too short"
+    );
+    assert!(
+        call.bias.len() >= need(n_panels, nr),
+        "linear kernel: bias not padded to the panels"
+    );
+}
+
+/// Packed GEMM, `y = act(x·Wᵀ + b)`. 16-bit panels are widened to f32 one chunk at a time
+/// (once per row block), then every tile runs the f32 micro-kernel.
+///
+/// # Safety
+/// The CPU supports `V`'s ISA, and [`check_call`] passed for this call with `NV · V::LANES`.
+#[inline(always)]
+pub(crate) unsafe fn gemm<V: F32Vec, P: Panel<V>, const MR: usize, const NV: usize>(
+    call: &LinearCall<'_, P::Elem>,
+    y: &mut [f32],
+) where
+    F32Panel: Panel<V, Elem = f32>,
+{
+    const { assert!(MR * NV * V::LANES <= MAX_TILE && NV * V::LANES <= MAX_NR && MR > 0 && NV > 0) };
+    const { assert!(KC % P::KSTEP == 0 && (P::WIDEN || size_of::<P::Elem>() == 4)) };
+    let nr = NV * V::LANES;
+    let (m, k, n) = (call.rows, call.k, call.n);
+    let panel_len = padded_k(k, P::KSTEP) * nr;
+    let n_panels = n.div_ceil(nr);
+    let mc = (X_BLOCK_BYTES / (4 * k.max(1)) / MR).max(1) * MR;
+    let (x, w, bias, yp) = (
+        call.x.as_ptr(),
+        call.panels.as_ptr(),
+        call.bias.as_ptr(),
+        y.as_mut_ptr(),
+    );
+    // Zeroed once per call so a partial tile never reads uninitialised memory.
+    let mut part = [0.0f32; MAX_TILE];
+    let sp = part.as_mut_ptr();
+    let mut wide = WideChunk([const { MaybeUninit::uninit() }; KC * MAX_NR]);
+    let wide_p = wide.0.as_mut_ptr().cast::<f32>();
+
+    // LOOP 1: split the rows into blocks of `mc` so the X block stays in L2 while every W panel
+    // passes over it.
+    let mut m0 = 0;
+    while m0 < m {
+        let m1 = (m0 + mc).min(m);
+        // LOOP 2: split k into chunks of KC; the first chunk starts from the bias, later ones
+        // from the partial sums in y, and only the last applies ReLU. k = 0 still runs one
+        // (empty) chunk, which writes act(bias).
+        let mut k0 = 0;
+        loop {
+            let kc = KC.min(k - k0);
+            let start = if k0 == 0 { Start::Bias } else { Start::Output };
+            let relu = call.relu && k0 + kc == k;
+            // LOOP 3: over the N panels; the panel chunk (kc × NR) stays in L1 across LOOP 4.
+            for p in 0..n_panels {
+                let cols = nr.min(n - p * nr);
+                // SAFETY: p < n_panels and k0 + kc ≤ k: inside the panels and padded bias
+                // (check_call). Widening writes padded_k(kc) ≤ KC rows of nr ≤ MAX_NR. Without
+                // widening, Elem is f32 (const assert above and the WIDEN contract).
+                let (chunk, bp) = unsafe {
+                    let src = w.add(p * panel_len + k0 * nr);
+                    let chunk = if P::WIDEN {
+                        widen_chunk::<V, P, NV>(kc, src, wide_p);
+                        wide_p.cast_const()
+                    } else {
+                        src.cast::<f32>()
+                    };
+                    (chunk, bias.add(p * nr))
+                };
+                // LOOP 4: MR rows at a time; X is not packed, each row is broadcast from its own
+                // pointer. Missing rows of a partial tile re-read the last live row; their
+                // results are discarded.
+                let mut r0 = m0;
+                while r0 < m1 {
+                    let live = MR.min(m1 - r0);
+                    // SAFETY: r0 + i < m for i < live, and check_call proved x holds m rows of k.
+                    let a: [*const f32; MR] =
+                        std::array::from_fn(|i| unsafe { x.add((r0 + i.min(live - 1)) * k + k0) });
+                    let c = r0 * n + p * nr;
+                    // In every arm the CPU supports V (caller) and the output rows r0..r0+live,
+                    // columns p·nr..p·nr+cols are inside rows × n (check_call).
+                    if live == MR && cols == nr {
+                        // SAFETY: a full tile writes exactly those rows and columns.
+                        unsafe {
+                            tile::<V, F32Panel, MR, NV>(
+                                kc,
+                                &a,
+                                chunk,
+                                bp,
+                                yp.add(c),
+                                n,
+                                start,
+                                relu,
+                            )
+                        };
+                    } else if live <= GEMV_TAIL_ROWS {
+                        // A few leftover rows: one 1 × NR kernel each beats a mostly empty tile.
+                        // SAFETY: a[i] for i < live are valid rows; each full row segment is in
+                        // y, a partial one goes through the stack tile (nr ≤ MAX_TILE floats).
+                        unsafe {
+                            for (i, &ai) in a.iter().enumerate().take(live) {
+                                let ci = yp.add(c + i * n);
+                                if cols == nr {
+                                    gemv_panel::<V, F32Panel, NV, TAIL_CHAINS>(
+                                        kc, ai, chunk, bp, ci, start, relu,
+                                    );
+                                } else {
+                                    std::ptr::copy_nonoverlapping(ci, sp, cols);
+                                    gemv_panel::<V, F32Panel, NV, TAIL_CHAINS>(
+                                        kc, ai, chunk, bp, sp, start, relu,
+                                    );
+                                    std::ptr::copy_nonoverlapping(sp, ci, cols);
+                                }
+                            }
+                        }
+                    } else {
+                        // SAFETY: the stack tile holds MR × nr ≤ MAX_TILE floats (const
+                        // assert); the copies move live × cols of them to and from y.
+                        unsafe {
+                            if start == Start::Output {
+                                for i in 0..live {
+                                    std::ptr::copy_nonoverlapping(
+                                        yp.add(c + i * n),
+                                        sp.add(i * nr),
+                                        cols,
+                                    );
+                                }
+                            }
+                            tile::<V, F32Panel, MR, NV>(kc, &a, chunk, bp, sp, nr, start, relu);
+                            for i in 0..live {
+                                std::ptr::copy_nonoverlapping(
+                                    sp.add(i * nr),
+                                    yp.add(c + i * n),
+                                    cols,
+                                );
+                            }
+                        }
+                    }
+                    r0 += MR;
+                }
+            }
+            k0 += kc;
+            if k0 >= k {
+                break;
+            }
+        }
+        m0 = m1;
+    }
+}
+
+/// GEMV: each row streams every panel once, front to back; `U` accumulator sets per panel keep
+/// `U · NV` FMA chains in flight (FMA latency × ports).
+///
+/// # Safety
+/// As [`gemm`].
+#[inline(always)]
+pub(crate) unsafe fn gemv<V: F32Vec, P: Panel<V>, const NV: usize, const U: usize>(
+    call: &LinearCall<'_, P::Elem>,
+    y: &mut [f32],
+) {
+    const { assert!(NV * V::LANES <= MAX_TILE && NV > 0 && U > 0) };
+    let nr = NV * V::LANES;
+    let (m, k, n) = (call.rows, call.k, call.n);
+    let panel_len = padded_k(k, P::KSTEP) * nr;
+    let n_panels = n.div_ceil(nr);
+    let (x, w, bias, yp) = (
+        call.x.as_ptr(),
+        call.panels.as_ptr(),
+        call.bias.as_ptr(),
+        y.as_mut_ptr(),
+    );
+    let mut scratch = MaybeUninit::<[f32; MAX_TILE]>::uninit();
+    let sp = scratch.as_mut_ptr().cast::<f32>();
+    for r in 0..m {
+        // SAFETY: r < m and check_call proved x holds m rows of k.
+        let xr = unsafe { x.add(r * k) };
+        for p in 0..n_panels {
+            let cols = nr.min(n - p * nr);
+            // SAFETY: as in gemm: whole panels and padded bias (check_call); the output row
+            // segment is inside rows × n, or the stack tile (nr ≤ MAX_TILE) for the last panel.
+            unsafe {
+                let (wp, bp) = (w.add(p * panel_len), bias.add(p * nr));
+                if cols == nr {
+                    gemv_panel::<V, P, NV, U>(
+                        k,
+                        xr,
+                        wp,
+                        bp,
+                        yp.add(r * n + p * nr),
+                        Start::Bias,
+                        call.relu,
+                    );
+                } else {
+                    gemv_panel::<V, P, NV, U>(k, xr, wp, bp, sp, Start::Bias, call.relu);
+                    std::ptr::copy_nonoverlapping(sp, yp.add(r * n + p * nr), cols);
+                }
+            }
+        }
+    }
+}
+
+/// Stamps one table entry for an ISA: a safe fn that checks the call, and the
+/// `#[target_feature]` body that instantiates a driver for that ISA. Only used for entries placed
+/// in tables of levels the CPU has (`LinearKernels::for_isa` checks), which makes the call sound.
+#[cfg(target_arch = "x86_64")]
+macro_rules! target_entry {
+    ($features:literal, $name:ident, $body:ident,
+     $driver:ident::<$v:ty, $p:ty, $a:literal, $b:literal>, $elem:ty) => {
+        fn $name(call: &LinearCall<'_, $elem>, y: &mut [f32]) {
+            check_call(call, y, NR, <$p as Panel<$v>>::KSTEP);
+            // SAFETY: this entry is only in tables for CPUs with these features, and
+            // check_call validated the buffers against the shapes.
+            unsafe { $body(call, y) }
+        }
+        #[target_feature(enable = $features)]
+        unsafe fn $body(call: &LinearCall<'_, $elem>, y: &mut [f32]) {
+            // SAFETY: forwarded from the entry above.
+            unsafe { driver::$driver::<$v, $p, $a, $b>(call, y) }
+        }
+    };
+}
+#[cfg(target_arch = "x86_64")]
+pub(crate) use target_entry;

@@ -1,0 +1,241 @@
+//! [`PackedLinear`]: a Linear layer's weights packed once for one kernel table.
+
+use std::fmt;
+
+use half::{bf16, f16};
+
+use super::pack::{pack_panels, pad_bias, AlignedVec};
+use super::{padded_k, Activation, LinearCall, LinearOps, WeightSlice};
+use crate::error::{Error, Result};
+use crate::kernels::dispatch::KernelTable;
+
+const OP: &str = "linear";
+
+/// Packed panels in the weights' own dtype (16-bit weights stay 16-bit: half the bytes to stream).
+enum Panels {
+    F32(AlignedVec<f32>),
+    F16(AlignedVec<f16>),
+    Bf16(AlignedVec<bf16>),
+}
+
+/// A Linear layer `y = act(x·Wᵀ + b)` with its weights packed for one kernel table.
+///
+/// Built once at load ([`PackedLinear::new`]); [`PackedLinear::forward`] allocates nothing and
+/// takes `&self`, so one layer serves many threads.
+pub struct PackedLinear {
+    in_features: usize,
+    out_features: usize,
+    activation: Activation,
+    panels: Panels,
+    bias: AlignedVec<f32>,
+    kernels: &'static KernelTable,
+}
+
+/// Checks a `[out, in]` weight of `weight_len` elements and an optional bias against the shape.
+/// Shared with [`super::linear_reference`] so both reject the same inputs.
+pub(crate) fn check_layer(
+    weight_len: usize,
+    bias: Option<&[f32]>,
+    out: usize,
+    inp: usize,
+) -> Result<()> {
+    let expected = out.checked_mul(inp).ok_or_else(|| Error::InvalidArgument {
+        arg: "out × in",
+        reason: format!("{out} × {inp} overflows usize"),
+    })?;
+    if weight_len != expected {
+        return Err(Error::BufferLength {
+            op: OP,
+            arg: "weight",
+            expected,
+            actual: weight_len,
+        });
+    }
+    if let Some(b) = bias {
+        if b.len() != out {
+            return Err(Error::BufferLength {
+                op: OP,
+                arg: "bias",
+                expected: out,
+                actual: b.len(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks `x` (`rows × in`) and `y` (`rows × out`) lengths.
+pub(crate) fn check_io(x: &[f32], y: &[f32], rows: usize, out: usize, inp: usize) -> Result<()> {
+    for (arg, len, cols) in [("x", x.len(), inp), ("y", y.len(), out)] {
+        let expected = rows
+            .checked_mul(cols)
+            .ok_or_else(|| Error::InvalidArgument {
+                arg: "rows",
+                reason: format!("{rows} rows × {cols} columns overflows usize"),
+            })?;
+        if len != expected {
+            return Err(Error::BufferLength {
+                op: OP,
+                arg,
+                expected,
+                actual: len,
+            });
+        }
+    }
+    Ok(())
+}
+
+impl PackedLinear {
+    /// Packs `weights` (`[out, in]` row-major) and `bias` (`[out]`) for `kernels`.
+    ///
+    /// Errors: [`Error::BufferLength`] if `weights.len() ≠ out · in` or `bias.len() ≠ out`;
+    /// [`Error::InvalidArgument`] if the shape overflows.
+    pub fn new(
+        weights: WeightSlice<'_>,
+        bias: Option<&[f32]>,
+        out: usize,
+        inp: usize,
+        activation: Activation,
+        kernels: &'static KernelTable,
+    ) -> Result<Self> {
+        check_layer(weights.len(), bias, out, inp)?;
+        let lk = &kernels.linear;
+        let (nr, kstep) = match weights {
+            WeightSlice::F32(_) => (lk.fp32.nr, 1),
+            WeightSlice::F16(_) => (lk.fp16.nr, 1),
+            WeightSlice::Bf16(_) => (lk.bf16.nr, 2),
+        };
+        // Padding can only grow the sizes a little, but an absurd shape must not wrap around.
+        out.div_ceil(nr)
+            .checked_mul(nr)
+            .and_then(|cols| cols.checked_mul(padded_k(inp, kstep)))
+            .ok_or_else(|| Error::InvalidArgument {
+                arg: "out × in",
+                reason: format!("{out} × {inp} overflows usize once padded"),
+            })?;
+        let panels = match weights {
+            WeightSlice::F32(w) => Panels::F32(pack_panels(w, out, inp, nr, kstep)),
+            WeightSlice::F16(w) => Panels::F16(pack_panels(w, out, inp, nr, kstep)),
+            WeightSlice::Bf16(w) => Panels::Bf16(pack_panels(w, out, inp, nr, kstep)),
+        };
+        Ok(PackedLinear {
+            in_features: inp,
+            out_features: out,
+            activation,
+            panels,
+            bias: pad_bias(bias, out, nr),
+            kernels,
+        })
+    }
+
+    /// `y = act(x·Wᵀ + b)` for `rows` rows: `x` is `rows × in`, `y` is `rows × out`, both
+    /// row-major. `rows = 0` does nothing. Allocates nothing.
+    ///
+    /// Errors: [`Error::BufferLength`] if `x` or `y` has the wrong length.
+    pub fn forward(&self, x: &[f32], rows: usize, y: &mut [f32]) -> Result<()> {
+        check_io(x, y, rows, self.out_features, self.in_features)?;
+        if rows == 0 || self.out_features == 0 {
+            return Ok(());
+        }
+        let lk = &self.kernels.linear;
+        match &self.panels {
+            Panels::F32(p) => self.run(&lk.fp32, p.as_slice(), x, rows, y),
+            Panels::F16(p) => self.run(&lk.fp16, p.as_slice(), x, rows, y),
+            Panels::Bf16(p) => self.run(&lk.bf16, p.as_slice(), x, rows, y),
+        }
+        Ok(())
+    }
+
+    fn run<W>(&self, ops: &LinearOps<W>, panels: &[W], x: &[f32], rows: usize, y: &mut [f32]) {
+        let call = LinearCall {
+            x,
+            rows,
+            k: self.in_features,
+            n: self.out_features,
+            panels,
+            bias: self.bias.as_slice(),
+            relu: self.activation == Activation::Relu,
+        };
+        let kernel = if rows <= ops.gemv_max_rows {
+            ops.gemv
+        } else {
+            ops.gemm
+        };
+        (kernel.f)(&call, y);
+    }
+
+    /// Input features (`in`).
+    pub fn in_features(&self) -> usize {
+        self.in_features
+    }
+
+    /// Output features (`out`).
+    pub fn out_features(&self) -> usize {
+        self.out_features
+    }
+
+    /// The fused activation.
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
+
+    /// The packed weights' dtype as safetensors spells it (`F32`, `F16`, `BF16`).
+    pub fn weight_dtype(&self) -> &'static str {
+        match self.panels {
+            Panels::F32(_) => "F32",
+            Panels::F16(_) => "F16",
+            Panels::Bf16(_) => "BF16",
+        }
+    }
+
+    /// Names of the (GEMM, GEMV) kernels this layer uses, e.g. `("gemm_f32_avx512",
+    /// "gemv_f32_avx512")`.
+    pub fn kernel_names(&self) -> (&'static str, &'static str) {
+        let lk = &self.kernels.linear;
+        match self.panels {
+            Panels::F32(_) => (lk.fp32.gemm.name, lk.fp32.gemv.name),
+            Panels::F16(_) => (lk.fp16.gemm.name, lk.fp16.gemv.name),
+            Panels::Bf16(_) => (lk.bf16.gemm.name, lk.bf16.gemv.name),
+        }
+    }
+
+    /// Name of the kernel [`PackedLinear::forward`] runs for `rows` rows.
+    pub fn kernel_for_rows(&self, rows: usize) -> &'static str {
+        let lk = &self.kernels.linear;
+        let max = match self.panels {
+            Panels::F32(_) => lk.fp32.gemv_max_rows,
+            Panels::F16(_) => lk.fp16.gemv_max_rows,
+            Panels::Bf16(_) => lk.bf16.gemv_max_rows,
+        };
+        let (gemm, gemv) = self.kernel_names();
+        if rows <= max {
+            gemv
+        } else {
+            gemm
+        }
+    }
+
+    /// Bytes of packed weights and padded bias: what one batch-1 call streams.
+    pub fn packed_bytes(&self) -> usize {
+        let w = match &self.panels {
+            Panels::F32(p) => std::mem::size_of_val(p.as_slice()),
+            Panels::F16(p) => std::mem::size_of_val(p.as_slice()),
+            Panels::Bf16(p) => std::mem::size_of_val(p.as_slice()),
+        };
+        w + std::mem::size_of_val(self.bias.as_slice())
+    }
+}
+
+impl fmt::Debug for PackedLinear {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (gemm, gemv) = self.kernel_names();
+        f.debug_struct("PackedLinear")
+            .field("in_features", &self.in_features)
+            .field("out_features", &self.out_features)
+            .field("activation", &self.activation)
+            .field("dtype", &self.weight_dtype())
+            .field("gemm", &gemm)
+            .field("gemv", &gemv)
+            .finish()
+    }
+}

@@ -1,0 +1,308 @@
+//! The one generic scan body, instantiated per ISA through [`Lanes`] and per dtype through
+//! [`Elem`]. ISA files only implement the 16-lane vector ops and wrap the bodies in
+//! `#[target_feature]` functions; the loops, the tile shapes and the tail handling live here.
+//!
+//! Every (item, query) score is computed by the same op sequence wherever the item sits (block
+//! position, group, single or batch path): `even = Σ fma over even dims`, `odd = Σ fma over odd
+//! dims`, `score = even + odd`, dimensions in ascending order. Two bit-identical item rows
+//! therefore get bit-identical scores, and the tie rule (lower index wins) is exact.
+
+use super::layout::{BLOCK, GROUP_BLOCKS, GROUP_ITEMS, STEP_ELEMS};
+use super::packed::PackedItems;
+use super::result::TopK;
+
+/// 16 f32 lanes: one 512-bit vector, or two 256-bit halves. Methods are `unsafe` because ISA
+/// implementations use intrinsics the caller's `#[target_feature]` must enable; pointer
+/// arguments must be valid for the bytes read (alignment as stated).
+pub(super) trait Lanes {
+    /// The 16-lane vector.
+    type V: Copy;
+    /// All zeros.
+    unsafe fn zero() -> Self::V;
+    /// `x` in every lane.
+    unsafe fn splat(x: f32) -> Self::V;
+    /// `a * b + c` (fused where the ISA has FMA).
+    unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// `a + b`.
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    /// 16 f32 from a 64-byte aligned pointer.
+    unsafe fn load_f32(p: *const f32) -> Self::V;
+    /// 16 f16 (bits) from a 32-byte aligned pointer, widened.
+    unsafe fn load_f16(p: *const u16) -> Self::V;
+    /// 16 bf16 pairs from a 64-byte aligned pointer, widened to (even dims, odd dims).
+    unsafe fn load_bf16_pairs(p: *const u32) -> (Self::V, Self::V);
+    /// Bit i set where lane i of `s` is NOT `<= t` (greater, or either is NaN).
+    unsafe fn above(s: Self::V, t: Self::V) -> u32;
+    /// Stores 16 lanes.
+    unsafe fn store(p: *mut f32, v: Self::V);
+}
+
+/// How one block-step of a dtype is read: `load(p)` returns (even dim, odd dim) of 16 items
+/// from the block-step at `p` (64-byte aligned for f32 and bf16, 32-byte for f16).
+pub(super) trait Elem {
+    /// Stored element type.
+    type T;
+    /// Widens one block-step.
+    unsafe fn load<L: Lanes>(p: *const Self::T) -> (L::V, L::V);
+}
+
+/// f32 items: two dimension vectors.
+pub(super) struct F32;
+/// f16 items: two dimension vectors, widened.
+pub(super) struct F16;
+/// bf16 items: 16 (even, odd) pairs, widened by shift and mask.
+pub(super) struct Bf16;
+
+impl Elem for F32 {
+    type T = f32;
+    #[inline(always)]
+    unsafe fn load<L: Lanes>(p: *const f32) -> (L::V, L::V) {
+        // SAFETY: the caller passes a whole block-step (32 elements).
+        unsafe { (L::load_f32(p), L::load_f32(p.add(BLOCK))) }
+    }
+}
+
+impl Elem for F16 {
+    type T = u16;
+    #[inline(always)]
+    unsafe fn load<L: Lanes>(p: *const u16) -> (L::V, L::V) {
+        // SAFETY: the caller passes a whole block-step (32 elements).
+        unsafe { (L::load_f16(p), L::load_f16(p.add(BLOCK))) }
+    }
+}
+
+impl Elem for Bf16 {
+    type T = u16;
+    #[inline(always)]
+    unsafe fn load<L: Lanes>(p: *const u16) -> (L::V, L::V) {
+        // SAFETY: the caller passes a whole block-step (32 elements = 16 u32 pairs).
+        unsafe { L::load_bf16_pairs(p.cast::<u32>()) }
+    }
+}
+
+/// The packed matrix as the kernels see it: a pointer, group count and steps per group.
+pub(super) struct View<T> {
+    /// First element, 64-byte aligned.
+    pub(super) data: *const T,
+    /// Number of 64-item groups.
+    pub(super) groups: usize,
+    /// Dimension pairs.
+    pub(super) steps: usize,
+}
+
+impl<T> View<T> {
+    /// Checks the buffer size against the shape: every kernel's pointer arithmetic rests on it.
+    pub(super) fn new(items: &PackedItems) -> Self {
+        let bytes = items.packed_bytes_slice();
+        let steps = items.padded_dims() / 2;
+        let groups = items.groups();
+        // The invariant every pointer offset below relies on.
+        assert_eq!(
+            bytes.len(),
+            groups * steps * GROUP_BLOCKS * STEP_ELEMS * std::mem::size_of::<T>()
+        );
+        assert_eq!(bytes.as_ptr() as usize % 64, 0);
+        View {
+            data: bytes.as_ptr().cast::<T>(),
+            groups,
+            steps,
+        }
+    }
+
+    /// Elements per group.
+    pub(super) fn group_elems(&self) -> usize {
+        self.steps * GROUP_BLOCKS * STEP_ELEMS
+    }
+}
+
+/// How far ahead of the scan the single-query bodies prefetch. Measured on a quiet Xeon of this
+/// family (1M×64, medians of 9, ±5% run to run): bf16 12.5–19 ms without prefetch, 9.6–10.4
+/// ms at 4–16 KiB ahead (best at 12–16 KiB); f16 13.4 → 9.8 ms; f32 unchanged at 17–18 ms, the
+/// probe's read bandwidth. The hardware streamer alone keeps too few lines in flight when each
+/// line costs so little work.
+pub(super) const PREFETCH_AHEAD: usize = 12 << 10;
+
+/// Prefetches the line at `p` into all cache levels (T0: `prefetchnta` measured 1.7–2.5× slower
+/// for f32 here). Never faults, so `p` may point past the buffer.
+#[inline(always)]
+pub(super) fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint that never faults, whatever the address; SSE is baseline.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// Stores the flagged blocks' scores and offers them, in ascending item order.
+#[inline(always)]
+pub(super) unsafe fn offer_blocks<L: Lanes, const B: usize>(
+    top: &mut TopK,
+    base: usize,
+    scores: &[L::V; B],
+    hits: &[u32; B],
+) {
+    let mut buf = [0.0f32; BLOCK];
+    for b in 0..B {
+        if hits[b] != 0 {
+            // SAFETY: `buf` holds 16 f32.
+            unsafe { L::store(buf.as_mut_ptr(), scores[b]) };
+            top.offer(base + b * BLOCK, &buf, hits[b]);
+        }
+    }
+}
+
+/// One query over all items: each group's four blocks are scored together (eight independent
+/// FMA chains), compared against the threshold, and only a hit leaves the loop.
+///
+/// # Safety
+/// The CPU must support `L`'s instructions; `items` must hold `E::T` elements.
+#[inline(always)]
+pub(super) unsafe fn scan<L: Lanes, E: Elem>(items: &PackedItems, top: &mut TopK) {
+    let v = View::<E::T>::new(items);
+    assert_eq!(top.query.len(), 2 * v.steps);
+    let q = top.query.as_ptr();
+    let step_bytes = GROUP_BLOCKS * STEP_ELEMS * std::mem::size_of::<E::T>();
+    // SAFETY: lanes ops need only the target features the caller guarantees.
+    let mut thr = unsafe { L::splat(top.threshold()) };
+    // LOOP 1: groups of 64 items, in index order.
+    for g in 0..v.groups {
+        // SAFETY: g < groups, so the group lies inside the checked buffer.
+        let gp = unsafe { v.data.add(g * v.group_elems()) };
+        // SAFETY: as above; all reads below stay inside this group.
+        unsafe {
+            let mut even = [L::zero(); GROUP_BLOCKS];
+            let mut odd = [L::zero(); GROUP_BLOCKS];
+            // LOOP 2: steps (dimension pairs); the group is read front to back.
+            for s in 0..v.steps {
+                let qe = L::splat(*q.add(2 * s));
+                let qo = L::splat(*q.add(2 * s + 1));
+                let sp = gp.add(s * GROUP_BLOCKS * STEP_ELEMS);
+                // One prefetch per line of this step, PREFETCH_AHEAD bytes on.
+                for line in (0..step_bytes).step_by(64) {
+                    prefetch(sp.cast::<u8>().wrapping_add(PREFETCH_AHEAD + line));
+                }
+                // LOOP 3: the group's blocks, unrolled.
+                for b in 0..GROUP_BLOCKS {
+                    let (ve, vo) = E::load::<L>(sp.add(b * STEP_ELEMS));
+                    even[b] = L::fma(ve, qe, even[b]);
+                    odd[b] = L::fma(vo, qo, odd[b]);
+                }
+            }
+            let mut scores = [L::zero(); GROUP_BLOCKS];
+            let mut hits = [0u32; GROUP_BLOCKS];
+            let mut any = 0;
+            for b in 0..GROUP_BLOCKS {
+                scores[b] = L::add(even[b], odd[b]);
+                hits[b] = L::above(scores[b], thr);
+                any |= hits[b];
+            }
+            if any != 0 {
+                offer_blocks::<L, GROUP_BLOCKS>(top, g * GROUP_ITEMS, &scores, &hits);
+                thr = L::splat(top.threshold());
+            }
+        }
+    }
+}
+
+/// Bytes of items per chunk of the batch scan: every query tile re-reads the chunk, so it must
+/// stay in L2 (2 MiB) while the next one streams in. Measured on 1M×64, batch 64, quiet Xeon of
+/// this family: 256 KiB 1.29–1.30 ms/query (f32), 512 KiB 1.30–1.35, 1 MiB 1.37–1.47, 2 MiB
+/// 1.51–1.59.
+const BATCH_CHUNK_BYTES: usize = 256 << 10;
+
+/// A batch of queries: the matrix is read once in L2-sized chunks, and each chunk is scored
+/// against tiles of `Q` queries with `BB` blocks at a time held in registers
+/// (`2 × BB × Q` accumulators), so each item load feeds `2 × Q` FMAs. (AVX-512: 2×6 measured
+/// best, 1.29 ms/query, against 1×8, 1×12, 2×4, 2×7 and 4×3 at 1.38–1.72.)
+///
+/// # Safety
+/// As [`scan`]; `GROUP_BLOCKS` must be a multiple of `BB`.
+#[inline(always)]
+pub(super) unsafe fn scan_batch<L: Lanes, E: Elem, const BB: usize, const Q: usize>(
+    items: &PackedItems,
+    tops: &mut [TopK],
+) {
+    assert_eq!(GROUP_BLOCKS % BB, 0);
+    let v = View::<E::T>::new(items);
+    let group_bytes = v.group_elems() * std::mem::size_of::<E::T>();
+    let chunk_groups = (BATCH_CHUNK_BYTES / group_bytes.max(1)).max(1);
+    // LOOP 1: items in L2-sized chunks of whole groups.
+    let mut g0 = 0;
+    while g0 < v.groups {
+        let g1 = (g0 + chunk_groups).min(v.groups);
+        // LOOP 2: queries in tiles of Q (a short last tile repeats its last query's pointer
+        // and drops those scores).
+        for tile in tops.chunks_mut(Q) {
+            for t in tile.iter() {
+                assert_eq!(t.query.len(), 2 * v.steps);
+            }
+            let last = tile.len() - 1;
+            let qs: [*const f32; Q] = std::array::from_fn(|j| tile[j.min(last)].query.as_ptr());
+            // SAFETY: chunk groups lie inside the buffer; query pointers hold 2·steps floats.
+            unsafe { batch_tile::<L, E, BB, Q>(&v, g0, g1, &qs, tile) };
+        }
+        g0 = g1;
+    }
+}
+
+/// Groups `g0..g1` against one tile of queries.
+#[inline(always)]
+unsafe fn batch_tile<L: Lanes, E: Elem, const BB: usize, const Q: usize>(
+    v: &View<E::T>,
+    g0: usize,
+    g1: usize,
+    qs: &[*const f32; Q],
+    tile: &mut [TopK],
+) {
+    let mut thr = [0.0f32; Q];
+    for (j, t) in tile.iter().enumerate() {
+        thr[j] = t.threshold();
+    }
+    // SAFETY: (whole body) g < g1 <= groups keeps every read inside the buffer; each query
+    // pointer holds 2·steps floats; lanes ops need only the caller's target features.
+    unsafe {
+        // LOOP 3: groups, then the group's blocks BB at a time.
+        for g in g0..g1 {
+            let gp = v.data.add(g * v.group_elems());
+            for b0 in (0..GROUP_BLOCKS).step_by(BB) {
+                let mut even = [[L::zero(); BB]; Q];
+                let mut odd = [[L::zero(); BB]; Q];
+                // LOOP 4: steps; one load of BB blocks feeds 2·BB·Q FMAs.
+                for s in 0..v.steps {
+                    let sp = gp.add(s * GROUP_BLOCKS * STEP_ELEMS + b0 * STEP_ELEMS);
+                    let mut ve = [L::zero(); BB];
+                    let mut vo = [L::zero(); BB];
+                    for b in 0..BB {
+                        (ve[b], vo[b]) = E::load::<L>(sp.add(b * STEP_ELEMS));
+                    }
+                    for j in 0..Q {
+                        let qe = L::splat(*qs[j].add(2 * s));
+                        let qo = L::splat(*qs[j].add(2 * s + 1));
+                        for b in 0..BB {
+                            even[j][b] = L::fma(ve[b], qe, even[j][b]);
+                            odd[j][b] = L::fma(vo[b], qo, odd[j][b]);
+                        }
+                    }
+                }
+                let base = g * GROUP_ITEMS + b0 * BLOCK;
+                for (j, t) in tile.iter_mut().enumerate() {
+                    let t_v = L::splat(thr[j]);
+                    let mut scores = [L::zero(); BB];
+                    let mut hits = [0u32; BB];
+                    let mut any = 0;
+                    for b in 0..BB {
+                        scores[b] = L::add(even[j][b], odd[j][b]);
+                        hits[b] = L::above(scores[b], t_v);
+                        any |= hits[b];
+                    }
+                    if any != 0 {
+                        offer_blocks::<L, BB>(t, base, &scores, &hits);
+                        thr[j] = t.threshold();
+                    }
+                }
+            }
+        }
+    }
+}
