@@ -188,12 +188,45 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A tensor layout reckon understands but cannot serve (e.g. a BatchNorm with no Linear after it).
+    Unsupported {
+        /// Tensor name.
+        tensor: String,
+        /// What is unsupported and why.
+        reason: String,
+    },
+    /// An input value that the model refuses (NaN or infinite feature, by default).
+    NonFiniteInput {
+        /// Row of the offending value.
+        row: usize,
+        /// Column of the offending value.
+        col: usize,
+    },
     /// `RECKON_ISA` asks for an instruction set this CPU lacks, or names none reckon knows.
     UnsupportedIsa {
         /// The value of `RECKON_ISA`.
         requested: String,
         /// Why it cannot be honoured.
         reason: &'static str,
+    },
+
+    // ---- pipelines ---------------------------------------------------------------------------
+    /// A state snapshot (e.g. the fraud feature engine's) is truncated, corrupted, of another
+    /// version or taken under another configuration; the state it was meant for is unchanged.
+    Snapshot {
+        /// The snapshot file (`None` for an in-memory snapshot).
+        path: Option<PathBuf>,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A transaction older than the stream's newest timestamp minus the allowed lateness.
+    LateTransaction {
+        /// The transaction's timestamp (seconds).
+        timestamp: f64,
+        /// The newest timestamp seen so far.
+        watermark: f64,
+        /// The configured maximum lateness (seconds).
+        max_lateness: f64,
     },
 }
 
@@ -258,9 +291,21 @@ impl fmt::Display for Error {
                 write!(f, "id {id} out of range for '{table}' ({rows} rows)")
             }
             InvalidArgument { arg, reason } => write!(f, "invalid '{arg}': {reason}"),
+            Unsupported { tensor, reason } => write!(f, "tensor '{tensor}': unsupported: {reason}"),
+            NonFiniteInput { row, col } => {
+                write!(f, "input row {row}, column {col} is not a finite number")
+            }
             UnsupportedIsa { requested, reason } => {
                 write!(f, "RECKON_ISA={requested}: {reason}")
             }
+            Snapshot { path: Some(path), reason } => {
+                write!(f, "snapshot {}: {reason}", path.display())
+            }
+            Snapshot { path: None, reason } => write!(f, "snapshot: {reason}"),
+            LateTransaction { timestamp, watermark, max_lateness } => write!(
+                f,
+                "transaction at {timestamp} s is more than {max_lateness} s older than the newest one ({watermark} s)"
+            ),
         }
     }
 }

@@ -9,6 +9,9 @@
 
 pub mod error;
 pub mod kernels;
+pub mod models;
+pub mod nn;
 pub mod weights;
 
 pub use error::{Error, Result};
+pub use models::{Model, Options, Workspace};

@@ -7,4 +7,4 @@ pub mod linear;
 pub mod probe;
 pub mod topk;
 
-pub use dispatch::{selected, Isa, Kernel, KernelTable};
+pub use dispatch::{selected, table_for, Isa, Kernel, KernelTable};

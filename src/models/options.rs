@@ -1,0 +1,37 @@
+//! How a model is opened and how it treats questionable input.
+
+use crate::error::Result;
+use crate::kernels::{selected, table_for, Isa, KernelTable};
+
+/// Options for [`crate::models::Model::open`]. `Options::default()` is what most callers want.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Pin an instruction-set level (`None`: the process-wide choice, `RECKON_ISA` or the best).
+    pub isa: Option<Isa>,
+    /// Accept NaN / ±inf in dense features instead of rejecting them with
+    /// [`crate::Error::NonFiniteInput`]. Off by default: a NaN feature yields a NaN score that
+    /// sorts unpredictably downstream, which is worse than an error.
+    pub allow_non_finite: bool,
+    /// What an id outside its table's vocabulary does (DeepFM fields, two-tower ids).
+    pub out_of_vocabulary: OutOfVocabulary,
+}
+
+/// Policy for ids outside an embedding table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OutOfVocabulary {
+    /// [`crate::Error::IdOutOfRange`] naming the table and the id (the default).
+    #[default]
+    Error,
+    /// Use this row instead (must exist in every table; checked when the model opens).
+    FallbackRow(i64),
+}
+
+impl Options {
+    /// The kernel table these options select.
+    pub fn kernels(&self) -> Result<&'static KernelTable> {
+        match self.isa {
+            Some(isa) => table_for(isa),
+            None => selected(),
+        }
+    }
+}

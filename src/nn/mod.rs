@@ -1,0 +1,10 @@
+//! Layers built from weight files: Sequentials rebuilt from `state_dict` names (BatchNorm folded
+//! at load), packed MLPs, embedding tables.
+
+pub mod embedding;
+pub mod mlp;
+pub mod sequential;
+
+pub use embedding::EmbeddingTable;
+pub use mlp::{Mlp, MlpWorkspace};
+pub use sequential::{load_linear, load_sequential, BatchNormSpec, LinearSpec, SequentialSpec};

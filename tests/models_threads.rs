@@ -1,0 +1,96 @@
+//! One model shared by eight threads gives bit-identical outputs to one thread.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use reckon::{Model, Options, Workspace};
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("{name}.safetensors"))
+}
+
+/// Deterministic pseudo-random inputs (xorshift), so every thread scores the same rows.
+fn inputs(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s % 2000) as f32 / 500.0 - 2.0
+        })
+        .collect()
+}
+
+fn run(model: &Model, rows: usize, ws: &mut Workspace) -> Vec<f32> {
+    let (cols, out_cols) = model.dims();
+    let mut out = vec![0f32; rows * out_cols];
+    if model.takes_ids() {
+        let ids: Vec<i64> = inputs(rows * cols, 7).iter().map(|v| ((v + 2.0) * 10.0) as i64).collect();
+        model.predict_ids(&ids, rows, &mut out, ws).expect("predict_ids");
+    } else {
+        let x = inputs(rows * cols, 11);
+        model.predict(&x, rows, &mut out, ws).expect("predict");
+    }
+    out
+}
+
+#[test]
+fn eight_threads_sharing_a_model_match_one_thread_bit_for_bit() {
+    for name in ["ranker_default", "ltr_default", "fraud_default", "deepfm_default", "two_tower_default", "ranker_default_bf16"] {
+        let model = Arc::new(Model::open(fixture(name), &Options::default()).expect("open"));
+        let single: Vec<Vec<f32>> = [1, 17, 300].iter().map(|&r| run(&model, r, &mut Workspace::default())).collect();
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let model = Arc::clone(&model);
+                std::thread::spawn(move || {
+                    let mut ws = Workspace::default();
+                    (0..20)
+                        .map(|i| {
+                            let rows = [1, 17, 300][i % 3];
+                            (i % 3, run(&model, rows, &mut ws))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            for (which, out) in h.join().expect("thread") {
+                let same = out.iter().zip(&single[which]).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "{name}: a thread's output differs from the single-thread run");
+            }
+        }
+    }
+}
+
+#[test]
+fn models_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Model>();
+}
+
+#[test]
+fn large_batches_cross_row_blocks_without_changing_results() {
+    // 600 rows span three of the MLP's 256-row blocks; scoring them 100 at a time must agree.
+    for name in ["ranker_default", "deepfm_default", "two_tower_default"] {
+        let model = Model::open(fixture(name), &Options::default()).expect("open");
+        let whole = run(&model, 600, &mut Workspace::default());
+        let (cols, out_cols) = model.dims();
+        let mut ws = Workspace::default();
+        let mut pieces = Vec::new();
+        for chunk in 0..6 {
+            let mut out = vec![0f32; 100 * out_cols];
+            if model.takes_ids() {
+                let ids: Vec<i64> = inputs(600 * cols, 7).iter().map(|v| ((v + 2.0) * 10.0) as i64).collect();
+                model.predict_ids(&ids[chunk * 100 * cols..][..100 * cols], 100, &mut out, &mut ws).expect("ids");
+            } else {
+                let x = inputs(600 * cols, 11);
+                model.predict(&x[chunk * 100 * cols..][..100 * cols], 100, &mut out, &mut ws).expect("dense");
+            }
+            pieces.extend(out);
+        }
+        for (i, (a, b)) in whole.iter().zip(&pieces).enumerate() {
+            assert!((a - b).abs() <= 1e-6 * a.abs().max(1.0), "{name}[{i}]: {a} vs {b}");
+        }
+    }
+}
