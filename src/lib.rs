@@ -9,8 +9,10 @@
 
 pub mod error;
 pub mod kernels;
+pub mod metrics;
 pub mod models;
 pub mod nn;
+pub mod pipelines;
 pub mod weights;
 
 pub use error::{Error, Result};

@@ -11,8 +11,16 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 // A crate root resolves `mod x` next to itself, so subcommand files need an explicit path.
+#[path = "reckon/eval.rs"]
+mod eval;
+#[path = "reckon/index.rs"]
+mod index;
 #[path = "reckon/inspect.rs"]
 mod inspect;
+#[path = "reckon/predict.rs"]
+mod predict;
+#[path = "reckon/table/mod.rs"]
+mod table;
 
 #[derive(Parser)]
 #[command(
@@ -32,6 +40,12 @@ enum Command {
         /// The .safetensors file.
         file: PathBuf,
     },
+    /// Score every row of a .npy or .csv table with a model and write the outputs.
+    Predict(predict::Args),
+    /// Compute offline metrics (AUC, NDCG@k, ECE, ...) from files of scores and labels.
+    Eval(eval::Args),
+    /// Build an item index from a two-tower model, or evaluate IVF recall against exact search.
+    Index(index::Args),
 }
 
 /// How a command failed.
@@ -40,6 +54,10 @@ pub enum Failure {
     Reckon(reckon::Error, Option<PathBuf>),
     /// Writing the report failed (e.g. a closed pipe).
     Output(io::Error),
+    /// Input the command refuses (wrong width, NaN, unknown id...); the message names the file.
+    Input(String),
+    /// Flags that do not fit together or do not fit the model.
+    Usage(String),
 }
 
 impl Failure {
@@ -66,12 +84,17 @@ fn main() -> ExitCode {
     let stdout = io::stdout();
     let result = match &cli.command {
         Command::Inspect { file } => inspect::run(file, &mut stdout.lock()),
+        Command::Predict(args) => predict::run(args, &mut stdout.lock()),
+        Command::Eval(args) => eval::run(args, &mut stdout.lock()),
+        Command::Index(args) => index::run(args, &mut stdout.lock()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // `reckon inspect f | head` closes the pipe early; that is not an error worth a message.
         Err(Failure::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(Failure::Output(e)) => report(&format!("cannot write output: {e}"), 1),
+        Err(Failure::Input(message)) => report(&message, 1),
+        Err(Failure::Usage(message)) => report(&message, 2),
         Err(Failure::Reckon(e, path)) => {
             let code = if matches!(e, reckon::Error::Io { .. }) {
                 2

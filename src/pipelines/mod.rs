@@ -1,0 +1,5 @@
+//! The seed's systems end to end (SPEC §4), each usable with one call per request.
+
+pub mod ctr;
+pub mod retrieval;
+pub mod search;
