@@ -61,8 +61,10 @@ impl F32Vec for __m512 {
     }
     #[inline(always)]
     unsafe fn prefetch_write(p: *const f32) {
+        // A T0 prefetch, not PREFETCHW: that needs `prfchw`, which the level does not check
+        // for. An unshared line arrives exclusive, so the later stores still need no RFO.
         // SAFETY: a prefetch never faults, whatever the address.
-        unsafe { _mm_prefetch::<_MM_HINT_ET0>(p.cast()) }
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) }
     }
 }
 

@@ -80,7 +80,7 @@ pub(crate) unsafe fn gemm<V: F32Vec, P: Panel<V>, const MR: usize, const NV: usi
     F32Panel: Panel<V, Elem = f32>,
 {
     const { assert!(MR * NV * V::LANES <= MAX_TILE && NV * V::LANES <= MAX_NR && MR > 0 && NV > 0) };
-    const { assert!(KC % P::KSTEP == 0 && (P::WIDEN || size_of::<P::Elem>() == 4)) };
+    const { assert!(KC / P::KSTEP * P::KSTEP == KC && (P::WIDEN || size_of::<P::Elem>() == 4)) };
     let nr = NV * V::LANES;
     let (m, k, n) = (call.rows, call.k, call.n);
     let panel_len = padded_k(k, P::KSTEP) * nr;

@@ -11,7 +11,13 @@
 //! panels of `nr` columns (the last zero-padded); each panel is k-major, `nr` weights per `k`, so a
 //! micro-kernel reads it front to back with unit stride. bf16 panels interleave pairs of `k`
 //! (`[k][j]`, `[k+1][j]` adjacent), which turns bf16→f32 into one shift or one mask per lane pair
-//! instead of a widening shuffle, and is the operand order `vdpbf16ps` wants.
+//! instead of a widening shuffle. (`vdpbf16ps` reads this order too, but measured here at about
+//! half the per-weight rate of shift + FMA, and it would need x rounded to bf16, so it is unused.)
+//!
+//! The GEMM widens 16-bit panels to f32 one K chunk at a time (once per row block, not per
+//! tile); the GEMV converts on the fly, which on this CPU costs 1 ALU uop per bf16 lane pair
+//! and 2 per 16 f16 values on the FMA ports, so 16-bit GEMV is conversion-bound, not
+//! bandwidth-bound (still faster than f32 for bf16: half the bytes).
 
 mod bn_fold;
 mod driver;
