@@ -4,8 +4,12 @@
 //! batch ≥ 16, the read bandwidth of the cache level holding the packed weights for batch 1;
 //! after the group, one `summary` line per case gives the achieved rate as a share of it.
 //!
+//! The `narrow` group covers the model heads (1 or 3 outputs), judged per row against the same
+//! FMA peak: there the useful work is tiny, so ns/row is the figure that matters.
+//!
 //! `LINEAR_BENCH_QUICK=1` skips criterion and prints only the summaries (for tuning runs);
-//! `LINEAR_BENCH_DTYPES=f32,bf16` limits the dtypes.
+//! `LINEAR_BENCH_DTYPES=f32,bf16` limits the dtypes; `LINEAR_BENCH_NARROW_ONLY=1` runs only the
+//! narrow group.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -19,6 +23,9 @@ use reckon::kernels::{probe, selected};
 const SHAPES: [(usize, usize); 4] = [(192, 256), (256, 128), (11, 128), (80, 256)];
 const BATCHES_F32: [usize; 4] = [1, 16, 256, 4096];
 const BATCHES_16BIT: [usize; 2] = [1, 256];
+/// (in, out) of the model heads: ltr / deepfm dnn 64→1, fraud 32→1, ranker heads fused 64→3.
+const NARROW_SHAPES: [(usize, usize); 3] = [(64, 1), (32, 1), (64, 3)];
+const NARROW_BATCHES: [usize; 2] = [1, 4096];
 
 #[derive(Clone, Copy)]
 enum Dtype {
@@ -188,9 +195,52 @@ fn bench_dtype(c: &mut Criterion, dtype: Dtype, batches: &[usize], peak: f64, qu
     }
 }
 
+/// The model heads: a few outputs per row, at batch 1 and 4096, every dtype.
+fn bench_narrow(c: &mut Criterion, peak: f64, quick: bool) {
+    let mut cases: Vec<Case> = [Dtype::F32, Dtype::Bf16, Dtype::F16]
+        .into_iter()
+        .filter(|d| {
+            std::env::var("LINEAR_BENCH_DTYPES")
+                .map_or(true, |v| v.split(',').any(|x| x == d.name()))
+        })
+        .flat_map(|d| NARROW_SHAPES.iter().map(move |&(i, o)| (d, i, o)))
+        .flat_map(|(d, i, o)| NARROW_BATCHES.iter().map(move |&b| Case::new(d, i, o, b)))
+        .collect();
+    println!("limit linear_narrow: one-thread FMA peak {peak:.1} GFLOP/s");
+    if !quick {
+        let mut group = c.benchmark_group("linear_narrow");
+        group
+            .sample_size(20)
+            .warm_up_time(Duration::from_millis(300))
+            .measurement_time(Duration::from_secs(1));
+        for case in &mut cases {
+            let (kernel, param) = case.id();
+            group.throughput(Throughput::Elements(case.flops()));
+            group.bench_function(BenchmarkId::new(kernel, param), |b| b.iter(|| case.run()));
+        }
+        group.finish();
+    }
+    for case in &mut cases {
+        let (kernel, param) = case.id();
+        let (secs, best) = time_secs(|| case.run());
+        let gflops = case.flops() as f64 / secs / 1e9;
+        println!(
+            "summary {kernel} {param}: {:.2} ns/row (best {:.2}), {gflops:.2} GFLOP/s = {:.1}% of FMA \
+             peak {peak:.1}",
+            secs * 1e9 / case.rows as f64,
+            best * 1e9 / case.rows as f64,
+            100.0 * gflops / peak
+        );
+    }
+}
+
 fn linear(c: &mut Criterion) {
     let quick = std::env::var("LINEAR_BENCH_QUICK").is_ok_and(|v| v == "1");
     let peak = probe::fma_peak_gflops();
+    bench_narrow(c, peak, quick);
+    if std::env::var("LINEAR_BENCH_NARROW_ONLY").is_ok_and(|v| v == "1") {
+        return;
+    }
     bench_dtype(c, Dtype::F32, &BATCHES_F32, peak, quick);
     bench_dtype(c, Dtype::Bf16, &BATCHES_16BIT, peak, quick);
     bench_dtype(c, Dtype::F16, &BATCHES_16BIT, peak, quick);

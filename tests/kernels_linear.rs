@@ -1,5 +1,5 @@
-//! `PackedLinear` (packed GEMM + GEMV, f32/f16/bf16 weights) against `linear_reference`, under
-//! every kernel table this machine has.
+//! `PackedLinear` (packed GEMM + GEMV, narrow-output dot kernels, f32/f16/bf16 weights) against
+//! `linear_reference`, under every kernel table this machine has.
 
 mod common;
 
@@ -134,18 +134,33 @@ fn check(case: &Case) -> Result<(), String> {
             Dtype::F32 => (
                 common::isa::assert_body(table, &ops.fp32.gemm, true),
                 common::isa::assert_body(table, &ops.fp32.gemv, true),
+                common::isa::assert_body(table, &ops.fp32.dot, true),
             ),
             Dtype::F16 => (
                 common::isa::assert_body(table, &ops.fp16.gemm, true),
                 common::isa::assert_body(table, &ops.fp16.gemv, true),
+                common::isa::assert_body(table, &ops.fp16.dot, true),
             ),
             Dtype::Bf16 => (
                 common::isa::assert_body(table, &ops.bf16.gemm, true),
                 common::isa::assert_body(table, &ops.bf16.gemv, true),
+                common::isa::assert_body(table, &ops.bf16.dot, true),
             ),
         };
         let layer = PackedLinear::new(w.slice(dtype), bias, out, inp, act, table)
             .map_err(|e| e.to_string())?;
+        let (dot_max_out, dot_name) = match dtype {
+            Dtype::F32 => (ops.fp32.dot_max_out, ops.fp32.dot.name),
+            Dtype::F16 => (ops.fp16.dot_max_out, ops.fp16.dot.name),
+            Dtype::Bf16 => (ops.bf16.dot_max_out, ops.bf16.dot.name),
+        };
+        // A narrow layer must really run the dot kernel at every batch size.
+        if out <= dot_max_out && layer.kernel_for_rows(rows) != dot_name {
+            return Err(format!(
+                "out={out} rows={rows}: ran {}, expected {dot_name}",
+                layer.kernel_for_rows(rows)
+            ));
+        }
         // Poisoned output: every element must be written.
         let mut got = vec![f32::NAN; rows * out];
         layer
@@ -240,11 +255,72 @@ proptest! {
     }
 }
 
+/// Narrow-output (dot kernel) sizes: `in` around the lane widths (8, 16) and bf16 blocks (16,
+/// 32), primes and the heads served (32, 64, 80); rows around the 4- and 8-row blocks.
+const NARROW_INS: &[usize] = &[1, 3, 15, 16, 17, 31, 33, 64, 80, 257];
+const NARROW_OUTS: &[usize] = &[1, 2, 3, 4];
+const NARROW_ROWS: &[usize] = &[0, 1, 2, 7, 17, 300];
+
+#[test]
+fn narrow_heads_match_the_reference() {
+    let mut seed = 5000;
+    for &inp in NARROW_INS {
+        for &out in NARROW_OUTS {
+            for &rows in NARROW_ROWS {
+                for dtype in [Dtype::F32, Dtype::F16, Dtype::Bf16] {
+                    for (bias, relu) in [(false, false), (true, false), (false, true), (true, true)]
+                    {
+                        seed += 1;
+                        let act = if relu {
+                            Activation::Relu
+                        } else {
+                            Activation::Identity
+                        };
+                        check(&Case {
+                            rows,
+                            inp,
+                            out,
+                            dtype,
+                            bias,
+                            act,
+                            seed,
+                        })
+                        .unwrap();
+                    }
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn narrow_heads_match_reference_at_any_size(
+        rows in 0usize..40,
+        inp in 0usize..300,
+        out in 1usize..=4,
+        dtype in dtype(),
+        bias: bool,
+        relu: bool,
+        seed: u64,
+    ) {
+        let act = if relu { Activation::Relu } else { Activation::Identity };
+        let case = Case { rows, inp, out, dtype, bias, act, seed };
+        check(&case).map_err(TestCaseError::fail)?;
+    }
+}
+
 #[test]
 fn model_shapes_at_served_batches() {
     // The benchmarked shapes, so a bug there cannot hide behind the small-shape tests.
     let mut seed = 1000;
-    for (inp, out) in [(192, 256), (256, 128), (11, 128), (80, 256)] {
+    let heads = [(64, 1), (32, 1), (64, 3), (80, 1)];
+    for (inp, out) in [(192, 256), (256, 128), (11, 128), (80, 256)]
+        .into_iter()
+        .chain(heads)
+    {
         for rows in [1, 16, 256] {
             for dtype in [Dtype::F32, Dtype::F16, Dtype::Bf16] {
                 seed += 1;
@@ -429,9 +505,17 @@ fn layer_reports_its_shape_and_kernels() {
         .unwrap();
         assert_eq!((layer.in_features(), layer.out_features()), (4, 3));
         assert_eq!(layer.weight_dtype(), "BF16");
+        // Three outputs: the narrow path, one kernel at every batch size.
+        let dot = format!("dot_bf16_{}", t.isa);
+        assert_eq!(layer.kernel_names(), (dot.as_str(), dot.as_str()));
+        assert_eq!(layer.kernel_for_rows(1), dot);
+        assert_eq!(layer.kernel_for_rows(64), dot);
+        let w = [0.5f32; 4 * 9];
+        let layer =
+            PackedLinear::new(WeightSlice::F32(&w), None, 9, 4, Activation::Relu, t).unwrap();
         let (gemm, gemv) = layer.kernel_names();
-        assert_eq!(gemm, format!("gemm_bf16_{}", t.isa));
-        assert_eq!(gemv, format!("gemv_bf16_{}", t.isa));
+        assert_eq!(gemm, format!("gemm_f32_{}", t.isa));
+        assert_eq!(gemv, format!("gemv_f32_{}", t.isa));
         assert_eq!(layer.kernel_for_rows(1), gemv);
         assert_eq!(layer.kernel_for_rows(64), gemm);
     }
@@ -446,7 +530,13 @@ fn forward_allocates_nothing() {
         "the counter must see allocations"
     );
     for &table in common::isa::tables_under_test() {
-        for (rows, inp, out) in [(1, 192, 256), (3, 11, 33), (16, 80, 129), (9, 600, 40)] {
+        for (rows, inp, out) in [
+            (1, 192, 256),
+            (3, 11, 33),
+            (16, 80, 129),
+            (9, 600, 40),
+            (300, 64, 3),
+        ] {
             let w: Vec<bf16> = values(out * inp, 7)
                 .iter()
                 .map(|&v| bf16::from_f32(v))

@@ -33,8 +33,17 @@ static GLOBAL: Counting = Counting;
 
 #[test]
 fn warmed_up_calls_allocate_nothing() {
-    for name in ["ranker_default", "ltr_default", "fraud_default", "deepfm_default", "two_tower_default", "deepfm_default_f16"] {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("{name}.safetensors"));
+    for name in [
+        "ranker_default",
+        "ltr_default",
+        "fraud_default",
+        "deepfm_default",
+        "two_tower_default",
+        "deepfm_default_f16",
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(format!("{name}.safetensors"));
         let model = Model::open(&path, &Options::default()).expect("open");
         let (cols, out_cols) = model.dims();
         let mut ws = Workspace::default();
@@ -44,7 +53,9 @@ fn warmed_up_calls_allocate_nothing() {
             let ids = vec![3i64; rows * cols];
             let mut call = |ws: &mut Workspace| {
                 if model.takes_ids() {
-                    model.predict_ids(&ids, rows, &mut out, ws).expect("predict_ids");
+                    model
+                        .predict_ids(&ids, rows, &mut out, ws)
+                        .expect("predict_ids");
                 } else {
                     model.predict(&x, rows, &mut out, ws).expect("predict");
                 }
@@ -54,7 +65,11 @@ fn warmed_up_calls_allocate_nothing() {
             call(&mut ws);
             call(&mut ws);
             let after = ALLOCATIONS.load(Ordering::Relaxed);
-            assert_eq!(after - before, 0, "{name}: {rows}-row call allocated after warm-up");
+            assert_eq!(
+                after - before,
+                0,
+                "{name}: {rows}-row call allocated after warm-up"
+            );
         }
     }
 }

@@ -15,7 +15,9 @@ fn build(st: St) -> reckon::Result<Model> {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("{name}.safetensors"))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("{name}.safetensors"))
 }
 
 #[test]
@@ -27,7 +29,10 @@ fn every_minimal_model_file_builds() {
 
 #[test]
 fn item_index_file_is_not_a_model() {
-    assert!(matches!(build(minimal("item_index")), Err(Error::InvalidArgument { .. })));
+    assert!(matches!(
+        build(minimal("item_index")),
+        Err(Error::InvalidArgument { .. })
+    ));
 }
 
 #[test]
@@ -67,7 +72,9 @@ fn ranker_head_of_wrong_width_names_it() {
 
 #[test]
 fn ranker_needs_exactly_three_score_weights() {
-    let st = St::new().meta("reckon.arch", "ranker").meta("reckon.score_weights", "1,2");
+    let st = St::new()
+        .meta("reckon.arch", "ranker")
+        .meta("reckon.score_weights", "1,2");
     let st = linear(linear(st, "click_head", 4, 1), "engage_head", 4, 1);
     let st = linear(st, "share_head", 4, 1);
     match build(st) {
@@ -78,7 +85,9 @@ fn ranker_needs_exactly_three_score_weights() {
 
 #[test]
 fn fraud_feature_names_must_match_the_input_width() {
-    let st = St::new().meta("reckon.arch", "fraud").meta("reckon.feature_names", "a,b");
+    let st = St::new()
+        .meta("reckon.arch", "fraud")
+        .meta("reckon.feature_names", "a,b");
     let st = linear(st, "classifier", 3, 1);
     assert!(matches!(build(st), Err(Error::BadMetadataValue { .. })));
 }
@@ -96,7 +105,9 @@ fn ltr_must_end_in_one_score() {
 #[test]
 fn deepfm_fields_of_different_width_name_the_field() {
     let st = St::new().meta("reckon.arch", "deepfm");
-    let st = st.f32("embeddings.0.weight", &[10, 2]).f32("embeddings.1.weight", &[7, 3]);
+    let st = st
+        .f32("embeddings.0.weight", &[10, 2])
+        .f32("embeddings.1.weight", &[7, 3]);
     let st = linear(st, "linear", 4, 1);
     let st = linear(st, "dnn.0", 4, 1);
     match build(st) {
@@ -108,7 +119,9 @@ fn deepfm_fields_of_different_width_name_the_field() {
 #[test]
 fn deepfm_linear_must_cover_every_field() {
     let st = St::new().meta("reckon.arch", "deepfm");
-    let st = st.f32("embeddings.0.weight", &[10, 2]).f32("embeddings.1.weight", &[7, 2]);
+    let st = st
+        .f32("embeddings.0.weight", &[10, 2])
+        .f32("embeddings.1.weight", &[7, 2]);
     let st = linear(st, "linear", 3, 1);
     let st = linear(st, "dnn.0", 4, 1);
     match build(st) {
@@ -120,7 +133,9 @@ fn deepfm_linear_must_cover_every_field() {
 #[test]
 fn towers_of_different_output_width_are_refused() {
     let st = St::new().meta("reckon.arch", "two_tower");
-    let st = st.f32("user_embedding.weight", &[5, 4]).f32("item_embedding.weight", &[6, 4]);
+    let st = st
+        .f32("user_embedding.weight", &[5, 4])
+        .f32("item_embedding.weight", &[6, 4]);
     let st = linear(st, "user_mlp.0", 4, 3);
     let st = linear(st, "item_mlp.0", 4, 2);
     assert!(matches!(build(st), Err(Error::WrongShape { .. })));
@@ -134,7 +149,12 @@ fn negative_running_var_is_refused() {
         .f32("network.2.weight", &[2])
         .f32("network.2.bias", &[2])
         .f32("network.2.running_mean", &[2])
-        .tensor("network.2.running_var", "F32", &[2], common::st::f32_bytes(&[1.0, -1.0]));
+        .tensor(
+            "network.2.running_var",
+            "F32",
+            &[2],
+            common::st::f32_bytes(&[1.0, -1.0]),
+        );
     let st = linear(st, "classifier", 2, 1);
     match build(st) {
         Err(Error::Unsupported { tensor, .. }) => assert_eq!(tensor, "network.2.running_var"),
@@ -148,9 +168,25 @@ fn wrong_input_width_and_output_length_are_buffer_errors() {
     let mut ws = Workspace::default();
     let mut out = vec![0f32; 2];
     let err = model.predict(&[0.0; 21], 2, &mut out, &mut ws).unwrap_err();
-    assert!(matches!(err, Error::BufferLength { arg: "x", expected: 22, actual: 21, .. }), "{err}");
-    let err = model.predict(&[0.0; 22], 2, &mut out[..1], &mut ws).unwrap_err();
-    assert!(matches!(err, Error::BufferLength { arg: "out", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::BufferLength {
+                arg: "x",
+                expected: 22,
+                actual: 21,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = model
+        .predict(&[0.0; 22], 2, &mut out[..1], &mut ws)
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::BufferLength { arg: "out", .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -159,14 +195,26 @@ fn non_finite_input_is_rejected_by_default_and_allowed_on_request() {
     x[11 + 4] = f32::NAN;
     let mut out = vec![0f32; 2];
     let model = Model::open(fixture("fraud_default"), &Options::default()).expect("open");
-    let err = model.predict(&x, 2, &mut out, &mut Workspace::default()).unwrap_err();
-    assert!(matches!(err, Error::NonFiniteInput { row: 1, col: 4 }), "{err}");
+    let err = model
+        .predict(&x, 2, &mut out, &mut Workspace::default())
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::NonFiniteInput { row: 1, col: 4 }),
+        "{err}"
+    );
     x[15] = f32::INFINITY;
-    assert!(model.predict(&x, 2, &mut out, &mut Workspace::default()).is_err());
+    assert!(model
+        .predict(&x, 2, &mut out, &mut Workspace::default())
+        .is_err());
 
-    let lenient = Options { allow_non_finite: true, ..Options::default() };
+    let lenient = Options {
+        allow_non_finite: true,
+        ..Options::default()
+    };
     let model = Model::open(fixture("fraud_default"), &lenient).expect("open");
-    model.predict(&x, 2, &mut out, &mut Workspace::default()).expect("allowed");
+    model
+        .predict(&x, 2, &mut out, &mut Workspace::default())
+        .expect("allowed");
     assert!(out[0].is_finite());
 }
 
@@ -178,25 +226,46 @@ fn out_of_vocabulary_ids_name_the_table_or_use_the_fallback() {
     let mut out = vec![0f32; 1];
     match model.predict_ids(&ids, 1, &mut out, &mut Workspace::default()) {
         Err(Error::IdOutOfRange { table, id, rows }) => {
-            assert_eq!((table.as_str(), id, rows), ("embeddings.3.weight", 400, 400));
+            assert_eq!(
+                (table.as_str(), id, rows),
+                ("embeddings.3.weight", 400, 400)
+            );
         }
         other => panic!("expected IdOutOfRange, got {other:?}"),
     }
     ids[3] = -1;
-    assert!(model.predict_ids(&ids, 1, &mut out, &mut Workspace::default()).is_err());
+    assert!(model
+        .predict_ids(&ids, 1, &mut out, &mut Workspace::default())
+        .is_err());
 
-    let fallback = Options { out_of_vocabulary: OutOfVocabulary::FallbackRow(0), ..Options::default() };
+    let fallback = Options {
+        out_of_vocabulary: OutOfVocabulary::FallbackRow(0),
+        ..Options::default()
+    };
     let model = Model::open(fixture("deepfm_default"), &fallback).expect("open");
-    model.predict_ids(&ids, 1, &mut out, &mut Workspace::default()).expect("fallback");
+    model
+        .predict_ids(&ids, 1, &mut out, &mut Workspace::default())
+        .expect("fallback");
     let mut same = ids.clone();
     same[3] = 0;
     let mut expected = vec![0f32; 1];
-    model.predict_ids(&same, 1, &mut expected, &mut Workspace::default()).expect("row 0");
+    model
+        .predict_ids(&same, 1, &mut expected, &mut Workspace::default())
+        .expect("row 0");
     assert_eq!(out, expected);
 
-    let bad = Options { out_of_vocabulary: OutOfVocabulary::FallbackRow(400), ..Options::default() };
-    assert!(matches!(Model::open(fixture("deepfm_default"), &bad), Err(Error::IdOutOfRange { .. })));
-    assert!(matches!(Model::open(fixture("two_tower_default"), &bad), Err(Error::IdOutOfRange { .. })));
+    let bad = Options {
+        out_of_vocabulary: OutOfVocabulary::FallbackRow(400),
+        ..Options::default()
+    };
+    assert!(matches!(
+        Model::open(fixture("deepfm_default"), &bad),
+        Err(Error::IdOutOfRange { .. })
+    ));
+    assert!(matches!(
+        Model::open(fixture("two_tower_default"), &bad),
+        Err(Error::IdOutOfRange { .. })
+    ));
 }
 
 #[test]
@@ -216,14 +285,22 @@ fn calling_the_wrong_entry_point_is_an_invalid_argument() {
     let ids_model = Model::open(fixture("deepfm_default"), &Options::default()).expect("open");
     let mut out = vec![0f32; 1];
     let mut ws = Workspace::default();
-    assert!(matches!(dense.predict_ids(&[0; 136], 1, &mut out, &mut ws), Err(Error::InvalidArgument { .. })));
-    assert!(matches!(ids_model.predict(&[0.0; 10], 1, &mut out, &mut ws), Err(Error::InvalidArgument { .. })));
+    assert!(matches!(
+        dense.predict_ids(&[0; 136], 1, &mut out, &mut ws),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        ids_model.predict(&[0.0; 10], 1, &mut out, &mut ws),
+        Err(Error::InvalidArgument { .. })
+    ));
 }
 
 #[test]
 fn zero_rows_is_fine() {
     let model = Model::open(fixture("ranker_default"), &Options::default()).expect("open");
-    model.predict(&[], 0, &mut [], &mut Workspace::default()).expect("zero rows");
+    model
+        .predict(&[], 0, &mut [], &mut Workspace::default())
+        .expect("zero rows");
 }
 
 #[test]

@@ -58,7 +58,11 @@ fn worst(got: &[f32], want: &[f32], tol: f32, row_len: Option<usize>) -> (f32, u
     let mut worst = (0f32, 0);
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         let magnitude = match row_len {
-            Some(n) => want[i / n * n..][..n].iter().map(|v| v * v).sum::<f32>().sqrt(),
+            Some(n) => want[i / n * n..][..n]
+                .iter()
+                .map(|v| v * v)
+                .sum::<f32>()
+                .sqrt(),
             None => w.abs().max(FLOOR * scale),
         };
         let allowed = tol * magnitude.max(f32::MIN_POSITIVE);
@@ -70,7 +74,13 @@ fn worst(got: &[f32], want: &[f32], tol: f32, row_len: Option<usize>) -> (f32, u
     worst
 }
 
-fn check(name: &str, what: &str, got: &[f32], want: &[f32], row_len: Option<usize>) -> Result<(), String> {
+fn check(
+    name: &str,
+    what: &str,
+    got: &[f32],
+    want: &[f32],
+    row_len: Option<usize>,
+) -> Result<(), String> {
     let (units, i) = worst(got, want, tolerance(name), row_len);
     if units <= 1.0 {
         Ok(())
@@ -86,20 +96,34 @@ fn check(name: &str, what: &str, got: &[f32], want: &[f32], row_len: Option<usiz
 
 fn run_fixture(name: &str, opts: &Options) -> Result<(), String> {
     let dir = fixtures_dir();
-    let model = Model::open(dir.join(format!("{name}.safetensors")), opts).map_err(|e| format!("{name}: {e}"))?;
-    let io_bytes = std::fs::read(dir.join(format!("{name}.io.safetensors"))).map_err(|e| e.to_string())?;
+    let model = Model::open(dir.join(format!("{name}.safetensors")), opts)
+        .map_err(|e| format!("{name}: {e}"))?;
+    let io_bytes =
+        std::fs::read(dir.join(format!("{name}.io.safetensors"))).map_err(|e| e.to_string())?;
     let io = Container::parse(&io_bytes).map_err(|e| e.to_string())?;
-    let f32s = |t: &str| io.tensor(t).and_then(|t| t.to_f32_vec()).map_err(|e| format!("{name}: {e}"));
-    let i64s = |t: &str| io.tensor(t).and_then(|t| t.as_i64().map(|c| c.into_owned())).map_err(|e| e.to_string());
+    let f32s = |t: &str| {
+        io.tensor(t)
+            .and_then(|t| t.to_f32_vec())
+            .map_err(|e| format!("{name}: {e}"))
+    };
+    let i64s = |t: &str| {
+        io.tensor(t)
+            .and_then(|t| t.as_i64().map(|c| c.into_owned()))
+            .map_err(|e| e.to_string())
+    };
     let mut ws = Workspace::default();
     match &model {
         Model::TwoTower(tt) => {
             use reckon::models::Tower;
-            for (tower, ids, vecs) in [(Tower::User, "user_ids", "user_vectors"), (Tower::Item, "item_ids", "item_vectors")] {
+            for (tower, ids, vecs) in [
+                (Tower::User, "user_ids", "user_vectors"),
+                (Tower::Item, "item_ids", "item_vectors"),
+            ] {
                 let ids = i64s(ids)?;
                 let want = f32s(vecs)?;
                 let mut got = vec![0f32; want.len()];
-                tt.embed(tower, &ids, &mut got, &mut ws.two_tower).map_err(|e| e.to_string())?;
+                tt.embed(tower, &ids, &mut got, &mut ws.two_tower)
+                    .map_err(|e| e.to_string())?;
                 check(name, vecs, &got, &want, Some(tt.dim()))?;
             }
         }
@@ -107,7 +131,9 @@ fn run_fixture(name: &str, opts: &Options) -> Result<(), String> {
             let ids = i64s("input")?;
             let want = f32s("output")?;
             let mut got = vec![0f32; want.len()];
-            model.predict_ids(&ids, want.len(), &mut got, &mut ws).map_err(|e| e.to_string())?;
+            model
+                .predict_ids(&ids, want.len(), &mut got, &mut ws)
+                .map_err(|e| e.to_string())?;
             check(name, "output", &got, &want, None)?;
         }
         Model::Dense(m) => {
@@ -115,7 +141,9 @@ fn run_fixture(name: &str, opts: &Options) -> Result<(), String> {
             let want = f32s("output")?;
             let rows = x.len() / m.in_cols();
             let mut got = vec![0f32; rows * m.out_cols()];
-            model.predict(&x, rows, &mut got, &mut ws).map_err(|e| e.to_string())?;
+            model
+                .predict(&x, rows, &mut got, &mut ws)
+                .map_err(|e| e.to_string())?;
             check(name, "output", &got, &want, None)?;
         }
     }
@@ -128,14 +156,22 @@ fn every_fixture_matches_pytorch_under_every_isa() {
     assert!(names.len() >= 10, "fixtures missing: found {names:?}");
     let mut failures = Vec::new();
     for isa in reckon::kernels::Isa::available() {
-        let opts = Options { isa: Some(isa), ..Options::default() };
+        let opts = Options {
+            isa: Some(isa),
+            ..Options::default()
+        };
         for name in &names {
             if let Err(e) = run_fixture(name, &opts) {
                 failures.push(format!("[{isa}] {e}"));
             }
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use reckon::{Model, Options, Workspace};
 
 fn fixture(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("{name}.safetensors"))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("{name}.safetensors"))
 }
 
 /// Deterministic pseudo-random inputs (xorshift), so every thread scores the same rows.
@@ -26,8 +28,13 @@ fn run(model: &Model, rows: usize, ws: &mut Workspace) -> Vec<f32> {
     let (cols, out_cols) = model.dims();
     let mut out = vec![0f32; rows * out_cols];
     if model.takes_ids() {
-        let ids: Vec<i64> = inputs(rows * cols, 7).iter().map(|v| ((v + 2.0) * 10.0) as i64).collect();
-        model.predict_ids(&ids, rows, &mut out, ws).expect("predict_ids");
+        let ids: Vec<i64> = inputs(rows * cols, 7)
+            .iter()
+            .map(|v| ((v + 2.0) * 10.0) as i64)
+            .collect();
+        model
+            .predict_ids(&ids, rows, &mut out, ws)
+            .expect("predict_ids");
     } else {
         let x = inputs(rows * cols, 11);
         model.predict(&x, rows, &mut out, ws).expect("predict");
@@ -37,9 +44,19 @@ fn run(model: &Model, rows: usize, ws: &mut Workspace) -> Vec<f32> {
 
 #[test]
 fn eight_threads_sharing_a_model_match_one_thread_bit_for_bit() {
-    for name in ["ranker_default", "ltr_default", "fraud_default", "deepfm_default", "two_tower_default", "ranker_default_bf16"] {
+    for name in [
+        "ranker_default",
+        "ltr_default",
+        "fraud_default",
+        "deepfm_default",
+        "two_tower_default",
+        "ranker_default_bf16",
+    ] {
         let model = Arc::new(Model::open(fixture(name), &Options::default()).expect("open"));
-        let single: Vec<Vec<f32>> = [1, 17, 300].iter().map(|&r| run(&model, r, &mut Workspace::default())).collect();
+        let single: Vec<Vec<f32>> = [1, 17, 300]
+            .iter()
+            .map(|&r| run(&model, r, &mut Workspace::default()))
+            .collect();
         let handles: Vec<_> = (0..8)
             .map(|_| {
                 let model = Arc::clone(&model);
@@ -56,8 +73,14 @@ fn eight_threads_sharing_a_model_match_one_thread_bit_for_bit() {
             .collect();
         for h in handles {
             for (which, out) in h.join().expect("thread") {
-                let same = out.iter().zip(&single[which]).all(|(a, b)| a.to_bits() == b.to_bits());
-                assert!(same, "{name}: a thread's output differs from the single-thread run");
+                let same = out
+                    .iter()
+                    .zip(&single[which])
+                    .all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(
+                    same,
+                    "{name}: a thread's output differs from the single-thread run"
+                );
             }
         }
     }
@@ -81,16 +104,36 @@ fn large_batches_cross_row_blocks_without_changing_results() {
         for chunk in 0..6 {
             let mut out = vec![0f32; 100 * out_cols];
             if model.takes_ids() {
-                let ids: Vec<i64> = inputs(600 * cols, 7).iter().map(|v| ((v + 2.0) * 10.0) as i64).collect();
-                model.predict_ids(&ids[chunk * 100 * cols..][..100 * cols], 100, &mut out, &mut ws).expect("ids");
+                let ids: Vec<i64> = inputs(600 * cols, 7)
+                    .iter()
+                    .map(|v| ((v + 2.0) * 10.0) as i64)
+                    .collect();
+                model
+                    .predict_ids(
+                        &ids[chunk * 100 * cols..][..100 * cols],
+                        100,
+                        &mut out,
+                        &mut ws,
+                    )
+                    .expect("ids");
             } else {
                 let x = inputs(600 * cols, 11);
-                model.predict(&x[chunk * 100 * cols..][..100 * cols], 100, &mut out, &mut ws).expect("dense");
+                model
+                    .predict(
+                        &x[chunk * 100 * cols..][..100 * cols],
+                        100,
+                        &mut out,
+                        &mut ws,
+                    )
+                    .expect("dense");
             }
             pieces.extend(out);
         }
         for (i, (a, b)) in whole.iter().zip(&pieces).enumerate() {
-            assert!((a - b).abs() <= 1e-6 * a.abs().max(1.0), "{name}[{i}]: {a} vs {b}");
+            assert!(
+                (a - b).abs() <= 1e-6 * a.abs().max(1.0),
+                "{name}[{i}]: {a} vs {b}"
+            );
         }
     }
 }

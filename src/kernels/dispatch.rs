@@ -179,7 +179,8 @@ impl KernelTable {
 /// The table for `isa`, built once per process and shared (for callers that pin a level, e.g.
 /// a model opened with an explicit ISA option). Errors if this CPU cannot run `isa`.
 pub fn table_for(isa: Isa) -> Result<&'static KernelTable> {
-    static TABLES: [OnceLock<Option<KernelTable>>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    static TABLES: [OnceLock<Option<KernelTable>>; 3] =
+        [OnceLock::new(), OnceLock::new(), OnceLock::new()];
     let slot = &TABLES[Isa::ALL.iter().position(|&i| i == isa).unwrap_or(0)];
     slot.get_or_init(|| KernelTable::for_isa(isa).ok())
         .as_ref()

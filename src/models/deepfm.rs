@@ -39,15 +39,25 @@ pub struct DeepFmWorkspace {
 }
 
 impl DeepFm {
-    pub(crate) fn load(file: &Arc<WeightFile>, opts: &Options, kernels: &'static KernelTable) -> Result<DeepFm> {
+    pub(crate) fn load(
+        file: &Arc<WeightFile>,
+        opts: &Options,
+        kernels: &'static KernelTable,
+    ) -> Result<DeepFm> {
         let mut fields = Vec::new();
         while file.contains(&format!("embeddings.{}.weight", fields.len())) {
-            fields.push(EmbeddingTable::load(file, &format!("embeddings.{}.weight", fields.len()))?);
+            fields.push(EmbeddingTable::load(
+                file,
+                &format!("embeddings.{}.weight", fields.len()),
+            )?);
         }
-        let dim = fields.first().map(|t| t.dim()).ok_or_else(|| Error::MissingTensor {
-            arch: "deepfm",
-            tensor: "embeddings.0.weight".into(),
-        })?;
+        let dim = fields
+            .first()
+            .map(|t| t.dim())
+            .ok_or_else(|| Error::MissingTensor {
+                arch: "deepfm",
+                tensor: "embeddings.0.weight".into(),
+            })?;
         if let Some(t) = fields.iter().find(|t| t.dim() != dim) {
             return Err(Error::WrongShape {
                 tensor: t.name().to_string(),
@@ -57,7 +67,11 @@ impl DeepFm {
         }
         if let OutOfVocabulary::FallbackRow(row) = opts.out_of_vocabulary {
             if let Some(t) = fields.iter().find(|t| row < 0 || row as usize >= t.rows()) {
-                return Err(Error::IdOutOfRange { table: t.name().to_string(), id: row, rows: t.rows() });
+                return Err(Error::IdOutOfRange {
+                    table: t.name().to_string(),
+                    id: row,
+                    rows: t.rows(),
+                });
             }
         }
         let flat = fields.len() * dim;
@@ -74,7 +88,10 @@ impl DeepFm {
             return Err(Error::WrongShape {
                 tensor: dnn.linears.last().map_or("dnn".into(), |l| l.name.clone()),
                 expected: "a dnn Sequential ending in a Linear with one output".into(),
-                actual: dnn.linears.last().map_or(vec![], |l| vec![l.out_features, l.in_features]),
+                actual: dnn
+                    .linears
+                    .last()
+                    .map_or(vec![], |l| vec![l.out_features, l.in_features]),
             });
         }
         Ok(DeepFm {
@@ -103,7 +120,13 @@ impl DeepFm {
     }
 
     /// pCTR (uncalibrated) for `rows` rows of `ids` (`rows × fields`, row-major) into `out` (`rows`).
-    pub fn predict_ids(&self, ids: &[i64], rows: usize, out: &mut [f32], ws: &mut DeepFmWorkspace) -> Result<()> {
+    pub fn predict_ids(
+        &self,
+        ids: &[i64],
+        rows: usize,
+        out: &mut [f32],
+        ws: &mut DeepFmWorkspace,
+    ) -> Result<()> {
         let nf = self.fields.len();
         check_len("predict_ids", "ids", ids.len(), rows * nf)?;
         check_len("predict_ids", "out", out.len(), rows)?;
@@ -117,8 +140,16 @@ impl DeepFm {
         }
         let flat = grow(&mut ws.flat, rows * flat_w);
         for (f, table) in self.fields.iter().enumerate() {
-            let layout = OutLayout { stride: flat_w, offset: f * self.dim };
-            table.gather(&field_ids[f * rows..(f + 1) * rows], flat, layout, self.kernels)?;
+            let layout = OutLayout {
+                stride: flat_w,
+                offset: f * self.dim,
+            };
+            table.gather(
+                &field_ids[f * rows..(f + 1) * rows],
+                flat,
+                layout,
+                self.kernels,
+            )?;
         }
         let fm = grow(&mut ws.fm, rows);
         (self.kernels.elementwise.fm_f32.f)(flat, nf, self.dim, fm)?;
@@ -126,7 +157,12 @@ impl DeepFm {
         self.linear.forward(flat, rows, lin)?;
         let deep = grow(&mut ws.deep, rows);
         self.dnn.forward(flat, rows, deep, &mut ws.dnn)?;
-        for (((o, l), m), d) in out.iter_mut().zip(lin.iter()).zip(fm.iter()).zip(deep.iter()) {
+        for (((o, l), m), d) in out
+            .iter_mut()
+            .zip(lin.iter())
+            .zip(fm.iter())
+            .zip(deep.iter())
+        {
             // Same association as the seed: (linear + fm) + dnn.
             *o = (l + m) + d;
         }
@@ -136,7 +172,11 @@ impl DeepFm {
 
     fn resolve(&self, id: i64, field: usize) -> i64 {
         match self.oov {
-            OutOfVocabulary::FallbackRow(row) if id < 0 || id as u64 >= self.fields[field].rows() as u64 => row,
+            OutOfVocabulary::FallbackRow(row)
+                if id < 0 || id as u64 >= self.fields[field].rows() as u64 =>
+            {
+                row
+            }
             _ => id,
         }
     }

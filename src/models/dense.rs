@@ -49,7 +49,11 @@ pub(crate) fn bn_eps(file: &WeightFile) -> f32 {
 
 /// Folds a Sequential's trailing BatchNorm into each head and appends them as one Linear with
 /// one output per head (so the ranker's three heads cost one GEMM, not three).
-fn attach_heads(mut seq: SequentialSpec, mut heads: Vec<LinearSpec>, eps: f32) -> Result<Vec<LinearSpec>> {
+fn attach_heads(
+    mut seq: SequentialSpec,
+    mut heads: Vec<LinearSpec>,
+    eps: f32,
+) -> Result<Vec<LinearSpec>> {
     for head in &mut heads {
         if let Some(bn) = &seq.trailing_bn {
             bn.fold_into(head, eps)?;
@@ -81,7 +85,11 @@ fn attach_heads(mut seq: SequentialSpec, mut heads: Vec<LinearSpec>, eps: f32) -
 }
 
 impl DenseModel {
-    pub(crate) fn load(file: &WeightFile, opts: &Options, kernels: &'static KernelTable) -> Result<DenseModel> {
+    pub(crate) fn load(
+        file: &WeightFile,
+        opts: &Options,
+        kernels: &'static KernelTable,
+    ) -> Result<DenseModel> {
         let eps = bn_eps(file);
         let arch = file.arch();
         let (specs, epilogue) = match arch {
@@ -180,7 +188,13 @@ impl DenseModel {
     }
 
     /// Scores `rows` rows of `x` (`rows × in_cols`) into `out` (`rows × out_cols`).
-    pub fn predict(&self, x: &[f32], rows: usize, out: &mut [f32], ws: &mut DenseWorkspace) -> Result<()> {
+    pub fn predict(
+        &self,
+        x: &[f32],
+        rows: usize,
+        out: &mut [f32],
+        ws: &mut DenseWorkspace,
+    ) -> Result<()> {
         check_dense(x, rows, self.in_cols(), self.allow_non_finite)?;
         check_len("predict", "out", out.len(), rows * self.out_cols())?;
         let sigmoid = self.kernels.elementwise.sigmoid_f32.f;

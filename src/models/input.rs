@@ -3,26 +3,51 @@
 use crate::error::{Error, Result};
 
 /// `x` must hold `rows × cols` values and, unless allowed, only finite ones.
-pub(crate) fn check_dense(x: &[f32], rows: usize, cols: usize, allow_non_finite: bool) -> Result<()> {
-    let expected = rows.checked_mul(cols).ok_or_else(|| Error::InvalidArgument {
-        arg: "rows",
-        reason: format!("{rows} rows × {cols} columns overflows"),
-    })?;
+pub(crate) fn check_dense(
+    x: &[f32],
+    rows: usize,
+    cols: usize,
+    allow_non_finite: bool,
+) -> Result<()> {
+    let expected = rows
+        .checked_mul(cols)
+        .ok_or_else(|| Error::InvalidArgument {
+            arg: "rows",
+            reason: format!("{rows} rows × {cols} columns overflows"),
+        })?;
     if x.len() != expected {
-        return Err(Error::BufferLength { op: "predict", arg: "x", expected, actual: x.len() });
+        return Err(Error::BufferLength {
+            op: "predict",
+            arg: "x",
+            expected,
+            actual: x.len(),
+        });
     }
     // No early exit, so the common all-finite case vectorises.
     if !allow_non_finite && !x.iter().fold(true, |ok, v| ok & v.is_finite()) {
         let i = x.iter().position(|v| !v.is_finite()).unwrap_or(0);
-        return Err(Error::NonFiniteInput { row: i / cols.max(1), col: i % cols.max(1) });
+        return Err(Error::NonFiniteInput {
+            row: i / cols.max(1),
+            col: i % cols.max(1),
+        });
     }
     Ok(())
 }
 
 /// `buf` must hold exactly `expected` values.
-pub(crate) fn check_len(op: &'static str, arg: &'static str, buf_len: usize, expected: usize) -> Result<()> {
+pub(crate) fn check_len(
+    op: &'static str,
+    arg: &'static str,
+    buf_len: usize,
+    expected: usize,
+) -> Result<()> {
     if buf_len != expected {
-        return Err(Error::BufferLength { op, arg, expected, actual: buf_len });
+        return Err(Error::BufferLength {
+            op,
+            arg,
+            expected,
+            actual: buf_len,
+        });
     }
     Ok(())
 }

@@ -54,7 +54,9 @@ impl Model {
         let kernels = opts.kernels()?;
         match file.arch() {
             Arch::TwoTower => Ok(Model::TwoTower(TwoTower::load(&file, opts, kernels)?)),
-            Arch::Ranker | Arch::Ltr | Arch::Fraud => Ok(Model::Dense(DenseModel::load(&file, opts, kernels)?)),
+            Arch::Ranker | Arch::Ltr | Arch::Fraud => {
+                Ok(Model::Dense(DenseModel::load(&file, opts, kernels)?))
+            }
             Arch::DeepFm => Ok(Model::DeepFm(DeepFm::load(&file, opts, kernels)?)),
             Arch::ItemIndex => Err(Error::InvalidArgument {
                 arg: "path",
@@ -89,7 +91,13 @@ impl Model {
     }
 
     /// Dense models: `rows × in` features in, `rows × out` out.
-    pub fn predict(&self, x: &[f32], rows: usize, out: &mut [f32], ws: &mut Workspace) -> Result<()> {
+    pub fn predict(
+        &self,
+        x: &[f32],
+        rows: usize,
+        out: &mut [f32],
+        ws: &mut Workspace,
+    ) -> Result<()> {
         match self {
             Model::Dense(m) => m.predict(x, rows, out, &mut ws.dense),
             _ => Err(self.wrong_input("predict_ids")),
@@ -98,7 +106,13 @@ impl Model {
 
     /// Id models: DeepFM (`rows × fields` ids → `rows` pCTR) and two-tower (`rows` user ids →
     /// `rows × dim` user vectors; use [`TwoTower::embed`] for the item tower).
-    pub fn predict_ids(&self, ids: &[i64], rows: usize, out: &mut [f32], ws: &mut Workspace) -> Result<()> {
+    pub fn predict_ids(
+        &self,
+        ids: &[i64],
+        rows: usize,
+        out: &mut [f32],
+        ws: &mut Workspace,
+    ) -> Result<()> {
         match self {
             Model::DeepFm(m) => m.predict_ids(ids, rows, out, &mut ws.deepfm),
             Model::TwoTower(m) => {
@@ -112,7 +126,15 @@ impl Model {
     fn wrong_input(&self, use_instead: &str) -> Error {
         Error::InvalidArgument {
             arg: "model",
-            reason: format!("{} takes {}; call {use_instead}", self.arch(), if self.takes_ids() { "ids" } else { "dense features" }),
+            reason: format!(
+                "{} takes {}; call {use_instead}",
+                self.arch(),
+                if self.takes_ids() {
+                    "ids"
+                } else {
+                    "dense features"
+                }
+            ),
         }
     }
 }

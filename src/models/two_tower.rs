@@ -47,7 +47,11 @@ pub struct TwoTowerWorkspace {
 }
 
 impl TwoTower {
-    pub(crate) fn load(file: &Arc<WeightFile>, opts: &Options, kernels: &'static KernelTable) -> Result<TwoTower> {
+    pub(crate) fn load(
+        file: &Arc<WeightFile>,
+        opts: &Options,
+        kernels: &'static KernelTable,
+    ) -> Result<TwoTower> {
         let eps = bn_eps(file);
         let tower = |emb: &str, mlp: &str| -> Result<TowerNet> {
             let table = EmbeddingTable::load(file, emb)?;
@@ -60,7 +64,11 @@ impl TwoTower {
             }
             if let OutOfVocabulary::FallbackRow(row) = opts.out_of_vocabulary {
                 if row < 0 || row as usize >= table.rows() {
-                    return Err(Error::IdOutOfRange { table: emb.into(), id: row, rows: table.rows() });
+                    return Err(Error::IdOutOfRange {
+                        table: emb.into(),
+                        id: row,
+                        rows: table.rows(),
+                    });
                 }
             }
             let mlp = Mlp::pack(&seq.linears, table.dim(), kernels)?;
@@ -70,12 +78,21 @@ impl TwoTower {
         let item = tower("item_embedding.weight", "item_mlp")?;
         if user.mlp.out_features() != item.mlp.out_features() {
             return Err(Error::WrongShape {
-                tensor: item.mlp.layers().last().map_or("item_mlp".into(), |_| "item_mlp (last Linear)".into()),
+                tensor: item
+                    .mlp
+                    .layers()
+                    .last()
+                    .map_or("item_mlp".into(), |_| "item_mlp (last Linear)".into()),
                 expected: format!("output width {} like user_mlp", user.mlp.out_features()),
                 actual: vec![item.mlp.out_features()],
             });
         }
-        Ok(TwoTower { user, item, oov: opts.out_of_vocabulary, kernels })
+        Ok(TwoTower {
+            user,
+            item,
+            oov: opts.out_of_vocabulary,
+            kernels,
+        })
     }
 
     /// Width of the vectors both towers produce.
@@ -96,7 +113,13 @@ impl TwoTower {
     }
 
     /// Normalised vectors for `ids` into `out` (`ids.len() × dim`).
-    pub fn embed(&self, tower: Tower, ids: &[i64], out: &mut [f32], ws: &mut TwoTowerWorkspace) -> Result<()> {
+    pub fn embed(
+        &self,
+        tower: Tower,
+        ids: &[i64],
+        out: &mut [f32],
+        ws: &mut TwoTowerWorkspace,
+    ) -> Result<()> {
         let net = self.net(tower);
         let rows = ids.len();
         check_len("embed", "out", out.len(), rows * self.dim())?;
@@ -113,7 +136,8 @@ impl TwoTower {
         };
         let d_in = net.table.dim();
         let emb = grow(&mut ws.emb, rows * d_in);
-        net.table.gather(ids, emb, OutLayout::contiguous(d_in), self.kernels)?;
+        net.table
+            .gather(ids, emb, OutLayout::contiguous(d_in), self.kernels)?;
         net.mlp.forward(emb, rows, out, &mut ws.mlp)?;
         (self.kernels.elementwise.l2_normalize_f32.f)(out, self.dim())
     }

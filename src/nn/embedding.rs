@@ -25,7 +25,11 @@ pub struct EmbeddingTable {
 
 #[derive(Debug)]
 enum TableData {
-    Mapped { file: Arc<WeightFile>, dtype: Dtype, range: Range<usize> },
+    Mapped {
+        file: Arc<WeightFile>,
+        dtype: Dtype,
+        range: Range<usize>,
+    },
     F32(Vec<f32>),
     F16(Vec<f16>),
     Bf16(Vec<bf16>),
@@ -50,14 +54,23 @@ impl EmbeddingTable {
             });
         }
         let data = match mapped_range(file, &t) {
-            Some(range) => TableData::Mapped { file: Arc::clone(file), dtype: t.dtype(), range },
+            Some(range) => TableData::Mapped {
+                file: Arc::clone(file),
+                dtype: t.dtype(),
+                range,
+            },
             None => match t.dtype() {
                 Dtype::F16 => TableData::F16(t.as_f16()?.into_owned()),
                 Dtype::BF16 => TableData::Bf16(t.as_bf16()?.into_owned()),
                 _ => TableData::F32(t.as_f32()?.into_owned()),
             },
         };
-        Ok(EmbeddingTable { name: name.to_string(), rows, dim, data })
+        Ok(EmbeddingTable {
+            name: name.to_string(),
+            rows,
+            dim,
+            data,
+        })
     }
 
     /// Tensor name.
@@ -77,7 +90,13 @@ impl EmbeddingTable {
 
     /// Copies row `ids[i]` (as f32) to `out` at `layout`, for every `i`. An id outside
     /// `0..rows` is [`Error::IdOutOfRange`] naming this table, reported before anything is written.
-    pub fn gather(&self, ids: &[i64], out: &mut [f32], layout: OutLayout, kernels: &KernelTable) -> Result<()> {
+    pub fn gather(
+        &self,
+        ids: &[i64],
+        out: &mut [f32],
+        layout: OutLayout,
+        kernels: &KernelTable,
+    ) -> Result<()> {
         let k = &kernels.elementwise;
         match &self.data {
             TableData::F32(v) => (k.gather_f32.f)(self.view(v)?, ids, out, layout),
@@ -86,9 +105,24 @@ impl EmbeddingTable {
             TableData::Mapped { file, dtype, range } => {
                 let bytes = &file.file_bytes()[range.clone()];
                 match dtype {
-                    Dtype::F16 => (k.gather_f16.f)(self.view(cast::<f16>(&self.name, bytes)?)?, ids, out, layout),
-                    Dtype::BF16 => (k.gather_bf16.f)(self.view(cast::<bf16>(&self.name, bytes)?)?, ids, out, layout),
-                    _ => (k.gather_f32.f)(self.view(cast::<f32>(&self.name, bytes)?)?, ids, out, layout),
+                    Dtype::F16 => (k.gather_f16.f)(
+                        self.view(cast::<f16>(&self.name, bytes)?)?,
+                        ids,
+                        out,
+                        layout,
+                    ),
+                    Dtype::BF16 => (k.gather_bf16.f)(
+                        self.view(cast::<bf16>(&self.name, bytes)?)?,
+                        ids,
+                        out,
+                        layout,
+                    ),
+                    _ => (k.gather_f32.f)(
+                        self.view(cast::<f32>(&self.name, bytes)?)?,
+                        ids,
+                        out,
+                        layout,
+                    ),
                 }
             }
         }

@@ -27,13 +27,21 @@ pub struct MlpWorkspace {
 impl Mlp {
     /// Packs `specs` (in order) for `kernels`. 16-bit layers stay 16-bit: a folded BatchNorm is
     /// rounded back into the file's dtype, so a bf16 file keeps half the bytes to stream.
-    pub fn pack(specs: &[LinearSpec], in_features: usize, kernels: &'static KernelTable) -> Result<Mlp> {
+    pub fn pack(
+        specs: &[LinearSpec],
+        in_features: usize,
+        kernels: &'static KernelTable,
+    ) -> Result<Mlp> {
         let mut layers = Vec::with_capacity(specs.len());
         for s in specs {
             layers.push(pack_linear(s, kernels)?);
         }
         let max_width = specs.iter().map(|s| s.out_features).max().unwrap_or(0);
-        Ok(Mlp { layers, in_features, max_width })
+        Ok(Mlp {
+            layers,
+            in_features,
+            max_width,
+        })
     }
 
     /// Input width.
@@ -43,7 +51,9 @@ impl Mlp {
 
     /// Output width (the input width if there are no layers).
     pub fn out_features(&self) -> usize {
-        self.layers.last().map_or(self.in_features, |l| l.out_features())
+        self.layers
+            .last()
+            .map_or(self.in_features, |l| l.out_features())
     }
 
     /// The packed layers.
@@ -58,11 +68,22 @@ impl Mlp {
     /// a 4096-row batch through one layer at a time makes each activation buffer megabytes (the
     /// ranker's 256-wide layer: 4 MiB, twice L2), so every layer re-reads its input from L3;
     /// blocks keep the activations in L2 and measured 1.2–1.8× faster per row at batch 4096.
-    pub fn forward(&self, x: &[f32], rows: usize, out: &mut [f32], ws: &mut MlpWorkspace) -> Result<()> {
+    pub fn forward(
+        &self,
+        x: &[f32],
+        rows: usize,
+        out: &mut [f32],
+        ws: &mut MlpWorkspace,
+    ) -> Result<()> {
         let (inp, outw) = (self.in_features, self.out_features());
         for (arg, len, expected) in [("x", x.len(), rows * inp), ("out", out.len(), rows * outw)] {
             if len != expected {
-                return Err(Error::BufferLength { op: "mlp", arg, expected, actual: len });
+                return Err(Error::BufferLength {
+                    op: "mlp",
+                    arg,
+                    expected,
+                    actual: len,
+                });
             }
         }
         let Some((last, hidden)) = self.layers.split_last() else {
@@ -108,7 +129,11 @@ pub const ROW_BLOCK: usize = 256;
 
 /// Packs one Linear, converting its (possibly folded) f32 weights back to the file's dtype.
 pub fn pack_linear(s: &LinearSpec, kernels: &'static KernelTable) -> Result<PackedLinear> {
-    let act = if s.relu { Activation::Relu } else { Activation::Identity };
+    let act = if s.relu {
+        Activation::Relu
+    } else {
+        Activation::Identity
+    };
     let (out, inp, bias) = (s.out_features, s.in_features, Some(s.bias.as_slice()));
     match s.dtype {
         Dtype::F16 => {

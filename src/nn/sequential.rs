@@ -54,7 +54,11 @@ impl BatchNormSpec {
         if self.mean.len() != linear.in_features {
             return Err(Error::WrongShape {
                 tensor: linear.name.clone(),
-                expected: format!("[out, {}] to follow BatchNorm '{}'", self.mean.len(), self.name),
+                expected: format!(
+                    "[out, {}] to follow BatchNorm '{}'",
+                    self.mean.len(),
+                    self.name
+                ),
                 actual: vec![linear.out_features, linear.in_features],
             });
         }
@@ -106,7 +110,9 @@ pub fn load_sequential(
     let mut children: BTreeMap<usize, Vec<TensorView<'_>>> = BTreeMap::new();
     let dotted = format!("{prefix}.");
     for t in file.tensors() {
-        let Some(rest) = t.name().strip_prefix(&dotted) else { continue };
+        let Some(rest) = t.name().strip_prefix(&dotted) else {
+            continue;
+        };
         let (index, _) = rest.split_once('.').unwrap_or((rest, ""));
         // The weights layer already checked the grammar `<prefix>.<n>.<param>`.
         let index: usize = index.parse().map_err(|_| Error::TensorEntry {
@@ -155,11 +161,18 @@ pub fn load_sequential(
             last.relu = false;
         }
     }
-    Ok(SequentialSpec { linears, trailing_bn: pending })
+    Ok(SequentialSpec {
+        linears,
+        trailing_bn: pending,
+    })
 }
 
 fn read_child(tensors: &[TensorView<'_>], in_width: Option<usize>) -> Result<Child> {
-    let find = |param: &str| tensors.iter().find(|t| t.name().rsplit('.').next() == Some(param));
+    let find = |param: &str| {
+        tensors
+            .iter()
+            .find(|t| t.name().rsplit('.').next() == Some(param))
+    };
     if let Some(mean) = find("running_mean") {
         let n = mean.numel();
         let name = mean.name().to_string();
@@ -189,7 +202,10 @@ fn read_child(tensors: &[TensorView<'_>], in_width: Option<usize>) -> Result<Chi
         if let Some(bad) = var.iter().position(|v| !(v.is_finite() && *v >= 0.0)) {
             return Err(Error::Unsupported {
                 tensor: var_tensor.name().to_string(),
-                reason: format!("running_var[{bad}] = {} is not a finite non-negative number", var[bad]),
+                reason: format!(
+                    "running_var[{bad}] = {} is not a finite non-negative number",
+                    var[bad]
+                ),
             });
         }
         return Ok(Child::BatchNorm(BatchNormSpec {
@@ -256,7 +272,11 @@ pub fn read_linear(
 pub fn load_linear(file: &WeightFile, name: &str, in_width: Option<usize>) -> Result<LinearSpec> {
     let weight = file.tensor(&format!("{name}.weight"))?;
     let bias_name = format!("{name}.bias");
-    let bias = if file.contains(&bias_name) { Some(file.tensor(&bias_name)?) } else { None };
+    let bias = if file.contains(&bias_name) {
+        Some(file.tensor(&bias_name)?)
+    } else {
+        None
+    };
     let mut spec = read_linear(&weight, bias.as_ref(), in_width)?;
     spec.relu = false;
     Ok(spec)

@@ -78,7 +78,11 @@ impl<'a, T> EmbeddingView<'a, T> {
 impl<T> std::fmt::Debug for EmbeddingView<'_, T> {
     /// Name and shape only: the data may be gigabytes.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "EmbeddingView('{}', [{}, {}])", self.name, self.rows, self.dim)
+        write!(
+            f,
+            "EmbeddingView('{}', [{}, {}])",
+            self.name, self.rows, self.dim
+        )
     }
 }
 

@@ -8,6 +8,7 @@ use std::arch::x86_64::*;
 
 use half::{bf16, f16};
 
+use super::dot::{dot_entry, DOT_MAX_OUT};
 use super::driver::{self, check_call, target_entry, GEMV_MAX_ROWS_16, GEMV_MAX_ROWS_F32};
 use super::simd::{Bf16PairPanel, F16Panel, F32Panel, F32Vec, Panel, BF16_HI_MASK};
 use super::{LinearCall, LinearFn, LinearKernels, LinearOps};
@@ -41,6 +42,28 @@ impl F32Vec for __m256 {
     unsafe fn store(p: *mut f32, v: Self) {
         // SAFETY: AVX2 present and 8 floats writable at p (trait contract).
         unsafe { _mm256_storeu_ps(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn load_partial(p: *const f32, n: usize) -> Self {
+        // vmaskmovps reads only the lanes whose mask sign bit is set, so it cannot fault past
+        // `p + n`.
+        // SAFETY: AVX2 present and n < 8 floats readable at p (trait contract).
+        unsafe {
+            let mask = _mm256_cmpgt_epi32(
+                _mm256_set1_epi32(n as i32),
+                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+            );
+            _mm256_maskload_ps(p, mask)
+        }
+    }
+    #[inline(always)]
+    unsafe fn reduce_add(a: Self) -> f32 {
+        // SAFETY: AVX2 present (trait contract).
+        unsafe {
+            let s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps::<1>(a));
+            let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+            _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
+        }
     }
     #[inline(always)]
     unsafe fn mul_add(a: Self, b: Self, c: Self) -> Self {
@@ -153,6 +176,31 @@ entry!(
     bf16
 );
 
+dot_entry!(
+    "avx2,fma,f16c",
+    dot_f32_avx2,
+    dot_f32_body,
+    __m256,
+    F32Panel,
+    f32
+);
+dot_entry!(
+    "avx2,fma,f16c",
+    dot_f16_avx2,
+    dot_f16_body,
+    __m256,
+    F16Panel,
+    f16
+);
+dot_entry!(
+    "avx2,fma,f16c",
+    dot_bf16_avx2,
+    dot_bf16_body,
+    __m256,
+    Bf16PairPanel,
+    bf16
+);
+
 // The literals in the entries above must agree with these.
 const _: () = assert!(MR == 6 && NV == 2 && U == 4);
 
@@ -160,6 +208,7 @@ fn ops<W>(
     gemv_max_rows: usize,
     gemm: (&'static str, LinearFn<W>),
     gemv: (&'static str, LinearFn<W>),
+    dot: (&'static str, LinearFn<W>),
 ) -> LinearOps<W> {
     LinearOps {
         nr: NR,
@@ -175,6 +224,13 @@ fn ops<W>(
             isa: Isa::Avx2,
             f: gemv.1,
         },
+        dot_max_out: DOT_MAX_OUT,
+        dot_lanes: 8,
+        dot: Kernel {
+            name: dot.0,
+            isa: Isa::Avx2,
+            f: dot.1,
+        },
     }
 }
 
@@ -185,16 +241,19 @@ pub(super) fn kernels() -> LinearKernels {
             GEMV_MAX_ROWS_F32,
             ("gemm_f32_avx2", gemm_f32_avx2),
             ("gemv_f32_avx2", gemv_f32_avx2),
+            ("dot_f32_avx2", dot_f32_avx2),
         ),
         fp16: ops(
             GEMV_MAX_ROWS_16,
             ("gemm_f16_avx2", gemm_f16_avx2),
             ("gemv_f16_avx2", gemv_f16_avx2),
+            ("dot_f16_avx2", dot_f16_avx2),
         ),
         bf16: ops(
             GEMV_MAX_ROWS_16,
             ("gemm_bf16_avx2", gemm_bf16_avx2),
             ("gemv_bf16_avx2", gemv_bf16_avx2),
+            ("dot_bf16_avx2", dot_bf16_avx2),
         ),
     }
 }

@@ -9,6 +9,7 @@ use std::arch::x86_64::*;
 
 use half::{bf16, f16};
 
+use super::dot::{dot_entry, DOT_MAX_OUT};
 use super::driver::{self, check_call, target_entry, GEMV_MAX_ROWS_16, GEMV_MAX_ROWS_F32};
 use super::simd::{Bf16PairPanel, F16Panel, F32Panel, F32Vec, Panel, BF16_HI_MASK};
 use super::{LinearCall, LinearFn, LinearKernels, LinearOps};
@@ -42,6 +43,37 @@ impl F32Vec for __m512 {
     unsafe fn store(p: *mut f32, v: Self) {
         // SAFETY: AVX-512 present and 16 floats writable at p (trait contract).
         unsafe { _mm512_storeu_ps(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn load_partial(p: *const f32, n: usize) -> Self {
+        // A masked-off lane is never read, so it cannot fault past `p + n`.
+        // SAFETY: AVX-512 present and n < 16 floats readable at p (trait contract).
+        unsafe { _mm512_maskz_loadu_ps(((1u32 << n) - 1) as u16, p) }
+    }
+    #[inline(always)]
+    unsafe fn reduce_add(a: Self) -> f32 {
+        // SAFETY: AVX-512 present (trait contract).
+        unsafe { _mm512_reduce_add_ps(a) }
+    }
+    #[inline(always)]
+    unsafe fn reduce_add_many<const N: usize>(v: &[Self; N]) -> [f32; N] {
+        let mut out = [0.0f32; N];
+        // SAFETY: AVX-512 present (trait contract); each cast is to the same type and length
+        // (N checked just before), and the stores write N ≤ 16 floats into `out`.
+        unsafe {
+            if N == 8 {
+                let v = &*v.as_ptr().cast::<[__m512; 8]>();
+                _mm256_storeu_ps(out.as_mut_ptr(), reduce8(v));
+            } else if N == 4 {
+                let v = &*v.as_ptr().cast::<[__m512; 4]>();
+                _mm_storeu_ps(out.as_mut_ptr(), reduce4(v));
+            } else {
+                for (o, &x) in out.iter_mut().zip(v) {
+                    *o = _mm512_reduce_add_ps(x);
+                }
+            }
+        }
+        out
     }
     #[inline(always)]
     unsafe fn mul_add(a: Self, b: Self, c: Self) -> Self {
@@ -110,6 +142,69 @@ impl Panel<__m512> for Bf16PairPanel {
     }
 }
 
+/// Sums of the 16 lanes of each of `a` and `b`, folded to 8 partials each: lanes 0–7 hold `a`'s,
+/// 8–15 `b`'s (two shuffles and one add for two vectors).
+#[inline(always)]
+unsafe fn fold_halves(a: __m512, b: __m512) -> __m512 {
+    // SAFETY: AVX-512 present (caller).
+    unsafe {
+        _mm512_add_ps(
+            _mm512_shuffle_f32x4::<0b01_00_01_00>(a, b),
+            _mm512_shuffle_f32x4::<0b11_10_11_10>(a, b),
+        )
+    }
+}
+
+/// Given `t0 = [v0 | v1]`, `t1 = [v2 | v3]` (8 partials each), 4 partials per vector: 128-bit
+/// quarter `q` holds `v_q`'s.
+#[inline(always)]
+unsafe fn fold_quarters(t0: __m512, t1: __m512) -> __m512 {
+    // SAFETY: AVX-512 present (caller).
+    unsafe {
+        _mm512_add_ps(
+            _mm512_shuffle_f32x4::<0b10_00_10_00>(t0, t1),
+            _mm512_shuffle_f32x4::<0b11_01_11_01>(t0, t1),
+        )
+    }
+}
+
+/// Lane sums of 8 vectors, in order: a transposing tree (24 ops instead of 8 × 8).
+#[inline(always)]
+unsafe fn reduce8(v: &[__m512; 8]) -> __m256 {
+    // SAFETY: AVX-512 present (caller).
+    unsafe {
+        let t0 = fold_halves(v[0], v[1]);
+        let t1 = fold_halves(v[2], v[3]);
+        let t2 = fold_halves(v[4], v[5]);
+        let t3 = fold_halves(v[6], v[7]);
+        // Quarter q: 4 partials of v_q (u0) and of v_{q+4} (u1).
+        let u0 = fold_quarters(t0, t1);
+        let u1 = fold_quarters(t2, t3);
+        // Quarter q: [v_q, v_q, v_{q+4}, v_{q+4}] (2 partials each).
+        let w = _mm512_add_ps(
+            _mm512_shuffle_ps::<0b01_00_01_00>(u0, u1),
+            _mm512_shuffle_ps::<0b11_10_11_10>(u0, u1),
+        );
+        // Lanes 4q and 4q + 2 now hold the sums of v_q and v_{q+4}.
+        let x = _mm512_add_ps(w, _mm512_shuffle_ps::<0b10_11_00_01>(w, w));
+        let idx = _mm512_setr_epi32(0, 4, 8, 12, 2, 6, 10, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+        _mm512_castps512_ps256(_mm512_permutexvar_ps(idx, x))
+    }
+}
+
+/// Lane sums of 4 vectors, in order.
+#[inline(always)]
+unsafe fn reduce4(v: &[__m512; 4]) -> __m128 {
+    // SAFETY: AVX-512 present (caller).
+    unsafe {
+        let u = fold_quarters(fold_halves(v[0], v[1]), fold_halves(v[2], v[3]));
+        let a = _mm512_add_ps(u, _mm512_shuffle_ps::<0b10_11_00_01>(u, u));
+        let b = _mm512_add_ps(a, _mm512_shuffle_ps::<0b01_00_11_10>(a, a));
+        let idx = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+        _mm512_castps512_ps128(_mm512_permutexvar_ps(idx, b))
+    }
+}
+
 /// `target_entry!` with this level's features (attributes take literals, not consts).
 macro_rules! entry {
     ($($rest:tt)*) => {
@@ -154,6 +249,31 @@ entry!(
     bf16
 );
 
+dot_entry!(
+    "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c",
+    dot_f32_avx512,
+    dot_f32_body,
+    __m512,
+    F32Panel,
+    f32
+);
+dot_entry!(
+    "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c",
+    dot_f16_avx512,
+    dot_f16_body,
+    __m512,
+    F16Panel,
+    f16
+);
+dot_entry!(
+    "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c",
+    dot_bf16_avx512,
+    dot_bf16_body,
+    __m512,
+    Bf16PairPanel,
+    bf16
+);
+
 // The literals in the entries above must agree with these.
 const _: () = assert!(MR == 8 && NV == 2 && U == 4);
 
@@ -161,6 +281,7 @@ fn ops<W>(
     gemv_max_rows: usize,
     gemm: (&'static str, LinearFn<W>),
     gemv: (&'static str, LinearFn<W>),
+    dot: (&'static str, LinearFn<W>),
 ) -> LinearOps<W> {
     LinearOps {
         nr: NR,
@@ -176,6 +297,13 @@ fn ops<W>(
             isa: Isa::Avx512,
             f: gemv.1,
         },
+        dot_max_out: DOT_MAX_OUT,
+        dot_lanes: 16,
+        dot: Kernel {
+            name: dot.0,
+            isa: Isa::Avx512,
+            f: dot.1,
+        },
     }
 }
 
@@ -186,16 +314,19 @@ pub(super) fn kernels() -> LinearKernels {
             GEMV_MAX_ROWS_F32,
             ("gemm_f32_avx512", gemm_f32_avx512),
             ("gemv_f32_avx512", gemv_f32_avx512),
+            ("dot_f32_avx512", dot_f32_avx512),
         ),
         fp16: ops(
             GEMV_MAX_ROWS_16,
             ("gemm_f16_avx512", gemm_f16_avx512),
             ("gemv_f16_avx512", gemv_f16_avx512),
+            ("dot_f16_avx512", dot_f16_avx512),
         ),
         bf16: ops(
             GEMV_MAX_ROWS_16,
             ("gemm_bf16_avx512", gemm_bf16_avx512),
             ("gemv_bf16_avx512", gemv_bf16_avx512),
+            ("dot_bf16_avx512", dot_bf16_avx512),
         ),
     }
 }

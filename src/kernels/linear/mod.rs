@@ -1,7 +1,8 @@
 //! Linear layers: `y = act(x·Wᵀ + b)` over weights packed once at load.
 //!
 //! - [`PackedLinear`] owns the packed weights and picks the kernel per call (GEMV for a few rows,
-//!   the packed GEMM otherwise);
+//!   the packed GEMM otherwise; layers with at most [`LinearOps::dot_max_out`] outputs use the
+//!   `dot` kernel for every batch, see `dot.rs`);
 //! - [`LinearKernels`] is this family's slice of the dispatch table: per weight dtype, a GEMM and a
 //!   GEMV body plus the panel shape both read;
 //! - [`linear_reference`] is the plain scalar twin every body is property-tested against;
@@ -20,6 +21,7 @@
 //! bandwidth-bound (still faster than f32 for bf16: half the bytes).
 
 mod bn_fold;
+mod dot;
 mod driver;
 mod micro;
 mod pack;
@@ -107,9 +109,11 @@ pub struct LinearCall<'a, W> {
     pub k: usize,
     /// Output features (`out`).
     pub n: usize,
-    /// `ceil(n / nr)` panels, each `k_padded × nr` weights in this table's layout.
+    /// `ceil(n / nr)` panels, each `k_padded × nr` weights in this table's layout; for the
+    /// `dot` kernel, `n` dot rows instead (each `k` padded to `KSTEP · dot_lanes`).
     pub panels: &'a [W],
-    /// Bias padded with zeros to `ceil(n / nr) · nr` (all zeros when the layer has none).
+    /// Bias padded with zeros to `ceil(n / nr) · nr` (all zeros when the layer has none); for
+    /// the `dot` kernel, at least `n` long.
     pub bias: &'a [f32],
     /// Apply ReLU in the epilogue.
     pub relu: bool,
@@ -133,6 +137,13 @@ pub struct LinearOps<W: 'static> {
     pub gemm: Kernel<LinearFn<W>>,
     /// Batch-1 GEMV, `gemv_{dtype}_{isa}`.
     pub gemv: Kernel<LinearFn<W>>,
+    /// Layers with at most this many outputs use [`LinearOps::dot`] at every batch size.
+    pub dot_max_out: usize,
+    /// f32 lanes of the dot kernel's vectors: its weight rows are padded to whole
+    /// `KSTEP · dot_lanes` blocks (`KSTEP` = 2 for bf16, else 1).
+    pub dot_lanes: usize,
+    /// Narrow-output kernel, `dot_{dtype}_{isa}`: per row, `n ≤ dot_max_out` dot products.
+    pub dot: Kernel<LinearFn<W>>,
 }
 
 /// Kernel entries of this family for one ISA level.

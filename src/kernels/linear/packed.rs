@@ -4,6 +4,7 @@ use std::fmt;
 
 use half::{bf16, f16};
 
+use super::dot::{dot_row_len, pack_dot_rows};
 use super::pack::{pack_panels, pad_bias, AlignedVec};
 use super::{padded_k, Activation, LinearCall, LinearOps, WeightSlice};
 use crate::error::{Error, Result};
@@ -11,7 +12,8 @@ use crate::kernels::dispatch::KernelTable;
 
 const OP: &str = "linear";
 
-/// Packed panels in the weights' own dtype (16-bit weights stay 16-bit: half the bytes to stream).
+/// Packed panels (or dot rows, for a narrow layer) in the weights' own dtype (16-bit weights
+/// stay 16-bit: half the bytes to stream).
 enum Panels {
     F32(AlignedVec<f32>),
     F16(AlignedVec<f16>),
@@ -28,6 +30,9 @@ pub struct PackedLinear {
     activation: Activation,
     panels: Panels,
     bias: AlignedVec<f32>,
+    /// At most `dot_max_out` outputs: `panels` holds dot rows and the `dot` kernel runs at every
+    /// batch (a GEMM panel would be mostly zero padding).
+    narrow: bool,
     kernels: &'static KernelTable,
 }
 
@@ -100,30 +105,41 @@ impl PackedLinear {
     ) -> Result<Self> {
         check_layer(weights.len(), bias, out, inp)?;
         let lk = &kernels.linear;
-        let (nr, kstep) = match weights {
-            WeightSlice::F32(_) => (lk.fp32.nr, 1),
-            WeightSlice::F16(_) => (lk.fp16.nr, 1),
-            WeightSlice::Bf16(_) => (lk.bf16.nr, 2),
+        let (nr, kstep, max_out, lanes) = match weights {
+            WeightSlice::F32(_) => (lk.fp32.nr, 1, lk.fp32.dot_max_out, lk.fp32.dot_lanes),
+            WeightSlice::F16(_) => (lk.fp16.nr, 1, lk.fp16.dot_max_out, lk.fp16.dot_lanes),
+            WeightSlice::Bf16(_) => (lk.bf16.nr, 2, lk.bf16.dot_max_out, lk.bf16.dot_lanes),
         };
+        let narrow = (1..=max_out).contains(&out);
         // Padding can only grow the sizes a little, but an absurd shape must not wrap around.
-        out.div_ceil(nr)
-            .checked_mul(nr)
-            .and_then(|cols| cols.checked_mul(padded_k(inp, kstep)))
-            .ok_or_else(|| Error::InvalidArgument {
-                arg: "out × in",
-                reason: format!("{out} × {inp} overflows usize once padded"),
-            })?;
-        let panels = match weights {
-            WeightSlice::F32(w) => Panels::F32(pack_panels(w, out, inp, nr, kstep)),
-            WeightSlice::F16(w) => Panels::F16(pack_panels(w, out, inp, nr, kstep)),
-            WeightSlice::Bf16(w) => Panels::Bf16(pack_panels(w, out, inp, nr, kstep)),
+        let padded = if narrow {
+            inp.checked_next_multiple_of(kstep * lanes)
+                .and_then(|row| row.checked_mul(out))
+        } else {
+            out.div_ceil(nr)
+                .checked_mul(nr)
+                .and_then(|cols| cols.checked_mul(padded_k(inp, kstep)))
+        };
+        padded.ok_or_else(|| Error::InvalidArgument {
+            arg: "out × in",
+            reason: format!("{out} × {inp} overflows usize once padded"),
+        })?;
+        debug_assert!(!narrow || padded == Some(out * dot_row_len(inp, kstep, lanes)));
+        let panels = match (weights, narrow) {
+            (WeightSlice::F32(w), true) => Panels::F32(pack_dot_rows(w, out, inp, kstep, lanes)),
+            (WeightSlice::F16(w), true) => Panels::F16(pack_dot_rows(w, out, inp, kstep, lanes)),
+            (WeightSlice::Bf16(w), true) => Panels::Bf16(pack_dot_rows(w, out, inp, kstep, lanes)),
+            (WeightSlice::F32(w), false) => Panels::F32(pack_panels(w, out, inp, nr, kstep)),
+            (WeightSlice::F16(w), false) => Panels::F16(pack_panels(w, out, inp, nr, kstep)),
+            (WeightSlice::Bf16(w), false) => Panels::Bf16(pack_panels(w, out, inp, nr, kstep)),
         };
         Ok(PackedLinear {
             in_features: inp,
             out_features: out,
             activation,
             panels,
-            bias: pad_bias(bias, out, nr),
+            bias: pad_bias(bias, out, if narrow { 1 } else { nr }),
+            narrow,
             kernels,
         })
     }
@@ -156,7 +172,9 @@ impl PackedLinear {
             bias: self.bias.as_slice(),
             relu: self.activation == Activation::Relu,
         };
-        let kernel = if rows <= ops.gemv_max_rows {
+        let kernel = if self.narrow {
+            ops.dot
+        } else if rows <= ops.gemv_max_rows {
             ops.gemv
         } else {
             ops.gemm
@@ -189,9 +207,18 @@ impl PackedLinear {
     }
 
     /// Names of the (GEMM, GEMV) kernels this layer uses, e.g. `("gemm_f32_avx512",
-    /// "gemv_f32_avx512")`.
+    /// "gemv_f32_avx512")`. A narrow layer (a few outputs) runs one kernel for every batch, so
+    /// both names are that kernel's, e.g. `("dot_f32_avx512", "dot_f32_avx512")`.
     pub fn kernel_names(&self) -> (&'static str, &'static str) {
         let lk = &self.kernels.linear;
+        if self.narrow {
+            let dot = match self.panels {
+                Panels::F32(_) => lk.fp32.dot.name,
+                Panels::F16(_) => lk.fp16.dot.name,
+                Panels::Bf16(_) => lk.bf16.dot.name,
+            };
+            return (dot, dot);
+        }
         match self.panels {
             Panels::F32(_) => (lk.fp32.gemm.name, lk.fp32.gemv.name),
             Panels::F16(_) => (lk.fp16.gemm.name, lk.fp16.gemv.name),

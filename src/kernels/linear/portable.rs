@@ -6,6 +6,7 @@
 use half::{bf16, f16};
 use wide::f32x8;
 
+use super::dot::{check_dot_call, DOT_MAX_OUT};
 use super::driver::{self, check_call, GEMV_MAX_ROWS_16, GEMV_MAX_ROWS_F32};
 use super::simd::{Bf16PairPanel, F16Panel, F32Panel, F32Vec, Panel};
 use super::{LinearCall, LinearKernels, LinearOps};
@@ -38,6 +39,17 @@ impl F32Vec for f32x8 {
     unsafe fn store(p: *mut f32, v: Self) {
         // SAFETY: the caller guarantees 8 writable floats at p.
         unsafe { p.cast::<[f32; 8]>().write_unaligned(v.to_array()) }
+    }
+    #[inline(always)]
+    unsafe fn load_partial(p: *const f32, n: usize) -> Self {
+        let mut lanes = [0.0f32; 8];
+        // SAFETY: the caller guarantees n < 8 readable floats at p.
+        unsafe { std::ptr::copy_nonoverlapping(p, lanes.as_mut_ptr(), n) };
+        f32x8::from(lanes)
+    }
+    #[inline(always)]
+    unsafe fn reduce_add(a: Self) -> f32 {
+        a.reduce_add()
     }
     #[inline(always)]
     unsafe fn mul_add(a: Self, b: Self, c: Self) -> Self {
@@ -119,6 +131,20 @@ portable_entry!(gemv_f32_portable, gemv::<F32Panel, 1, 4>, f32);
 portable_entry!(gemv_f16_portable, gemv::<F16Panel, 1, 4>, f16);
 portable_entry!(gemv_bf16_portable, gemv::<Bf16PairPanel, 1, 4>, bf16);
 
+macro_rules! portable_dot_entry {
+    ($name:ident, $p:ty, $elem:ty) => {
+        fn $name(call: &LinearCall<'_, $elem>, y: &mut [f32]) {
+            check_dot_call(call, y, <$p as Panel<f32x8>>::KSTEP, 8);
+            // SAFETY: portable code runs on any CPU; check_dot_call validated the buffers.
+            unsafe { super::dot::dot::<f32x8, $p>(call, y) }
+        }
+    };
+}
+
+portable_dot_entry!(dot_f32_portable, F32Panel, f32);
+portable_dot_entry!(dot_f16_portable, F16Panel, f16);
+portable_dot_entry!(dot_bf16_portable, Bf16PairPanel, bf16);
+
 // The literals in the entries above must agree with these.
 const _: () = assert!(MR == 6 && NV == 1 && U == 4);
 
@@ -126,6 +152,7 @@ fn ops<W>(
     gemv_max_rows: usize,
     gemm: (&'static str, super::LinearFn<W>),
     gemv: (&'static str, super::LinearFn<W>),
+    dot: (&'static str, super::LinearFn<W>),
 ) -> LinearOps<W> {
     LinearOps {
         nr: NR,
@@ -141,6 +168,13 @@ fn ops<W>(
             isa: Isa::Portable,
             f: gemv.1,
         },
+        dot_max_out: DOT_MAX_OUT,
+        dot_lanes: 8,
+        dot: Kernel {
+            name: dot.0,
+            isa: Isa::Portable,
+            f: dot.1,
+        },
     }
 }
 
@@ -151,16 +185,19 @@ pub(super) fn kernels() -> LinearKernels {
             GEMV_MAX_ROWS_F32,
             ("gemm_f32_portable", gemm_f32_portable),
             ("gemv_f32_portable", gemv_f32_portable),
+            ("dot_f32_portable", dot_f32_portable),
         ),
         fp16: ops(
             GEMV_MAX_ROWS_16,
             ("gemm_f16_portable", gemm_f16_portable),
             ("gemv_f16_portable", gemv_f16_portable),
+            ("dot_f16_portable", dot_f16_portable),
         ),
         bf16: ops(
             GEMV_MAX_ROWS_16,
             ("gemm_bf16_portable", gemm_bf16_portable),
             ("gemv_bf16_portable", gemv_bf16_portable),
+            ("dot_bf16_portable", dot_bf16_portable),
         ),
     }
 }

@@ -28,6 +28,27 @@ pub(crate) trait F32Vec: Copy {
     /// # Safety
     /// As [`F32Vec::zero`]; `p` is valid for `LANES` f32 writes.
     unsafe fn store(p: *mut f32, v: Self);
+    /// The first `n < LANES` floats from `p`, the other lanes zero. Reads nothing past `p + n`.
+    ///
+    /// # Safety
+    /// As [`F32Vec::zero`]; `p` is valid for `n` f32 reads.
+    unsafe fn load_partial(p: *const f32, n: usize) -> Self;
+    /// Sum of the lanes (order unspecified).
+    ///
+    /// # Safety
+    /// As [`F32Vec::zero`].
+    unsafe fn reduce_add(a: Self) -> f32;
+    /// Lane sums of `N` vectors at once (order unspecified). An ISA may override this with a
+    /// transposing tree, which shares the shuffles between vectors (AVX-512: 3 ops per vector
+    /// instead of 8 for `N` = 4 or 8).
+    ///
+    /// # Safety
+    /// As [`F32Vec::zero`].
+    #[inline(always)]
+    unsafe fn reduce_add_many<const N: usize>(v: &[Self; N]) -> [f32; N] {
+        // SAFETY: forwarded (trait contract).
+        std::array::from_fn(|i| unsafe { Self::reduce_add(v[i]) })
+    }
     /// `a·b + c`, fused where the ISA has FMA.
     ///
     /// # Safety
