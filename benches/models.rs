@@ -83,7 +83,10 @@ impl MlpCost {
                 bytes += t.bytes().len();
             }
         }
-        MlpCost { flop_per_row: 2.0 * macs as f64, weight_bytes: bytes }
+        MlpCost {
+            flop_per_row: 2.0 * macs as f64,
+            weight_bytes: bytes,
+        }
     }
 }
 
@@ -102,20 +105,30 @@ struct Case {
 
 impl Case {
     fn new(arch: &str, suffix: &str, rows: usize, targets: (f64, f64)) -> Case {
-        let path: PathBuf =
-            [env!("CARGO_MANIFEST_DIR"), "tests", "fixtures", &format!("{arch}_default{suffix}.safetensors")]
-                .iter()
-                .collect();
+        let path: PathBuf = [
+            env!("CARGO_MANIFEST_DIR"),
+            "tests",
+            "fixtures",
+            &format!("{arch}_default{suffix}.safetensors"),
+        ]
+        .iter()
+        .collect();
         let file = WeightFile::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let cost = MlpCost::of(&file, arch);
         let model = Model::from_file(file.into(), &Options::default()).expect("model");
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ rows as u64);
         let (cols_in, cols_out) = model.dims();
         let input = match &model {
-            Model::TwoTower(m) => Input::Ids((0..rows).map(|_| rng.id(m.vocab(Tower::User))).collect()),
+            Model::TwoTower(m) => {
+                Input::Ids((0..rows).map(|_| rng.id(m.vocab(Tower::User))).collect())
+            }
             Model::DeepFm(m) => {
                 let vocabs: Vec<usize> = m.vocab_sizes().collect();
-                Input::Ids((0..rows).flat_map(|_| vocabs.iter().map(|&v| rng.id(v)).collect::<Vec<_>>()).collect())
+                Input::Ids(
+                    (0..rows)
+                        .flat_map(|_| vocabs.iter().map(|&v| rng.id(v)).collect::<Vec<_>>())
+                        .collect(),
+                )
             }
             Model::Dense(_) => Input::Dense((0..rows * cols_in).map(|_| rng.feature()).collect()),
         };
@@ -138,10 +151,15 @@ impl Case {
 
     fn run(&mut self) {
         let result = match (&self.model, &self.input) {
-            (Model::TwoTower(m), Input::Ids(ids)) => {
-                m.embed(Tower::User, black_box(ids), &mut self.out, &mut self.ws.two_tower)
+            (Model::TwoTower(m), Input::Ids(ids)) => m.embed(
+                Tower::User,
+                black_box(ids),
+                &mut self.out,
+                &mut self.ws.two_tower,
+            ),
+            (m, Input::Ids(ids)) => {
+                m.predict_ids(black_box(ids), self.rows, &mut self.out, &mut self.ws)
             }
-            (m, Input::Ids(ids)) => m.predict_ids(black_box(ids), self.rows, &mut self.out, &mut self.ws),
             (m, Input::Dense(x)) => m.predict(black_box(x), self.rows, &mut self.out, &mut self.ws),
         };
         result.expect("model call");
@@ -160,9 +178,20 @@ impl Case {
     fn target(&self, ns_call: f64, ns_row: f64) -> String {
         let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
         match self.rows {
-            1 => format!("target <= {:.0} ns/call {}", self.target_b1_ns, verdict(ns_call <= self.target_b1_ns)),
-            4096 => format!("target <= {:.0} ns/row {}", self.target_row_ns, verdict(ns_row <= self.target_row_ns)),
-            _ => format!("no SPEC cell (b4096 target <= {:.0} ns/row)", self.target_row_ns),
+            1 => format!(
+                "target <= {:.0} ns/call {}",
+                self.target_b1_ns,
+                verdict(ns_call <= self.target_b1_ns)
+            ),
+            4096 => format!(
+                "target <= {:.0} ns/row {}",
+                self.target_row_ns,
+                verdict(ns_row <= self.target_row_ns)
+            ),
+            _ => format!(
+                "no SPEC cell (b4096 target <= {:.0} ns/row)",
+                self.target_row_ns
+            ),
         }
     }
 
@@ -229,7 +258,11 @@ fn main() {
     // Without `--bench` (e.g. `cargo test --benches`) criterion runs each bench once as a smoke
     // test; summaries would only slow that down.
     let benchmarking = args.iter().any(|a| a == "--bench");
-    let quick_filters: Vec<String> = args.iter().filter(|a| !a.starts_with('-')).cloned().collect();
+    let quick_filters: Vec<String> = args
+        .iter()
+        .filter(|a| !a.starts_with('-'))
+        .cloned()
+        .collect();
 
     let mut cases: Vec<Case> = Vec::new();
     for (suffix, batches) in VARIANTS {
@@ -247,7 +280,10 @@ fn main() {
     } else {
         let mut c = Criterion::default().configure_from_args();
         let mut group = c.benchmark_group("model");
-        group.sample_size(20).warm_up_time(Duration::from_millis(300)).measurement_time(Duration::from_secs(1));
+        group
+            .sample_size(20)
+            .warm_up_time(Duration::from_millis(300))
+            .measurement_time(Duration::from_secs(1));
         for case in &mut cases {
             group.throughput(Throughput::Elements(case.rows as u64));
             let id = BenchmarkId::new(case.name.clone(), format!("b{}", case.rows));

@@ -159,6 +159,14 @@ pub enum Error {
         /// The requested name.
         tensor: String,
     },
+    /// A tensor's values break a rule of its role (e.g. duplicate item ids in an index, IVF
+    /// list offsets out of order).
+    BadTensorValue {
+        /// Tensor name.
+        tensor: String,
+        /// What is wrong.
+        reason: String,
+    },
 
     // ---- kernel and call arguments ----------------------------------------------------------
     /// A buffer passed to an op has the wrong length for the shapes given.
@@ -284,6 +292,7 @@ impl fmt::Display for Error {
                 write!(f, "tensor '{tensor}': shape {actual:?}, expected {expected}")
             }
             NoSuchTensor { tensor } => write!(f, "no tensor named '{tensor}'"),
+            BadTensorValue { tensor, reason } => write!(f, "tensor '{tensor}': {reason}"),
             BufferLength { op, arg, expected, actual } => {
                 write!(f, "{op}: '{arg}' has length {actual}, expected {expected}")
             }

@@ -11,6 +11,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 // A crate root resolves `mod x` next to itself, so subcommand files need an explicit path.
+#[path = "reckon/calibrate.rs"]
+mod calibrate;
+#[path = "reckon/bench.rs"]
+mod bench;
+#[path = "reckon/demo/mod.rs"]
+mod demo;
 #[path = "reckon/eval.rs"]
 mod eval;
 #[path = "reckon/index.rs"]
@@ -35,6 +41,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run all five pipelines on the bundled demo weights and print a report with latencies.
+    Demo(demo::Args),
+    /// Latency / throughput per pipeline on synthetic data sized by flags.
+    Bench(bench::Args),
     /// Print a weight file's architecture, metadata and tensors, then validate it.
     Inspect {
         /// The .safetensors file.
@@ -44,6 +54,10 @@ enum Command {
     Predict(predict::Args),
     /// Compute offline metrics (AUC, NDCG@k, ECE, ...) from files of scores and labels.
     Eval(eval::Args),
+    /// Fit a calibration (binned, Platt or isotonic) of a DeepFM model's pCTR to observed clicks
+    /// and store it in the model file. `reckon predict` still writes the uncalibrated pCTR (as
+    /// the C ABI does); the CTR pipeline (`reckon::pipelines::ctr`) applies the calibration.
+    Calibrate(calibrate::Args),
     /// Build an item index from a two-tower model, or evaluate IVF recall against exact search.
     Index(index::Args),
 }
@@ -83,9 +97,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse(); // prints usage and exits with 2 on bad arguments
     let stdout = io::stdout();
     let result = match &cli.command {
+        Command::Demo(args) => demo::run(args, &mut stdout.lock()),
+        Command::Bench(args) => bench::run(args, &mut stdout.lock()),
         Command::Inspect { file } => inspect::run(file, &mut stdout.lock()),
         Command::Predict(args) => predict::run(args, &mut stdout.lock()),
         Command::Eval(args) => eval::run(args, &mut stdout.lock()),
+        Command::Calibrate(args) => calibrate::run(args, &mut stdout.lock()),
         Command::Index(args) => index::run(args, &mut stdout.lock()),
     };
     match result {

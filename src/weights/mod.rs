@@ -17,6 +17,7 @@ mod header;
 mod metadata;
 mod schema;
 mod view;
+pub mod writer;
 
 pub use arch::Arch;
 pub use container::Container;
@@ -28,3 +29,4 @@ pub use metadata::{
     KEY_SCORE_WEIGHTS,
 };
 pub use view::{Element, TensorView};
+pub use writer::SafetensorsWriter;
