@@ -14,9 +14,13 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput};
+use criterion::{
+    criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
+};
 use reckon::kernels::probe;
-use reckon::pipelines::retrieval::{recall_at_k, Hit, ItemDtype, ItemIndex, KmeansParams, SearchWorkspace};
+use reckon::pipelines::retrieval::{
+    recall_at_k, Hit, ItemDtype, ItemIndex, KmeansParams, SearchWorkspace,
+};
 
 const N: usize = 1 << 20;
 const D: usize = 64;
@@ -45,12 +49,17 @@ impl Mixture {
         ((Self::hash(stream, i) >> 11) as f64 + 0.5) / (1u64 << 53) as f64
     }
     fn normal(stream: u64, j: u64) -> f32 {
-        let (a, b) = (Self::uniform(stream, 2 * j), Self::uniform(stream, 2 * j + 1));
+        let (a, b) = (
+            Self::uniform(stream, 2 * j),
+            Self::uniform(stream, 2 * j + 1),
+        );
         ((-2.0 * a.ln()).sqrt() * (std::f64::consts::TAU * b).cos()) as f32
     }
     /// `n` rows: cluster from `assign_stream`, noise from `noise_stream`, L2-normalised.
     fn rows(n: usize, assign_stream: u64, noise_stream: u64) -> Vec<f32> {
-        let centres: Vec<f32> = (0..CLUSTERS * D as u64).map(|j| Self::normal(1, j)).collect();
+        let centres: Vec<f32> = (0..CLUSTERS * D as u64)
+            .map(|j| Self::normal(1, j))
+            .collect();
         let mut v = vec![0.0f32; n * D];
         for (i, row) in v.chunks_exact_mut(D).enumerate() {
             let c = (Self::hash(assign_stream, i as u64) % CLUSTERS) as usize;
@@ -102,8 +111,10 @@ fn bench_retrieval(c: &mut Criterion) {
         t.elapsed().as_secs_f64()
     );
     let t = Instant::now();
-    let f32_index = ItemIndex::from_vectors(&ids, &data, D, ItemDtype::F32, None).expect("f32 index");
-    let bf16_index = ItemIndex::from_vectors(&ids, &data, D, ItemDtype::Bf16, None).expect("bf16 index");
+    let f32_index =
+        ItemIndex::from_vectors(&ids, &data, D, ItemDtype::F32, None).expect("f32 index");
+    let bf16_index =
+        ItemIndex::from_vectors(&ids, &data, D, ItemDtype::Bf16, None).expect("bf16 index");
     println!(
         "load (write + validate + pack) both: {:.2} s",
         t.elapsed().as_secs_f64()
@@ -119,7 +130,9 @@ fn bench_retrieval(c: &mut Criterion) {
         .chunks_exact(D)
         .take(RECALL_QUERIES)
         .map(|q| {
-            f32_index.search(q, K, &[], &mut ws, &mut out).expect("search");
+            f32_index
+                .search(q, K, &[], &mut ws, &mut out)
+                .expect("search");
             out.clone()
         })
         .collect();
@@ -167,7 +180,10 @@ fn bench_retrieval(c: &mut Criterion) {
     for (name, index) in exact_cases {
         let bytes = index.packed().packed_bytes();
         let bw = probe::read_bandwidth_gbs(bytes);
-        let t1 = median(9, || index.search(q0, K, &[], &mut ws, &mut out).expect("search")).as_secs_f64();
+        let t1 = median(9, || {
+            index.search(q0, K, &[], &mut ws, &mut out).expect("search")
+        })
+        .as_secs_f64();
         let gbs = bytes as f64 / t1 / 1e9;
         let mut line = format!(
             "summary {name} 1Mx64 k100: {:.2} ms = {gbs:.1} GB/s = {:.0}% of read bandwidth {bw:.1} ({})",
@@ -225,7 +241,8 @@ fn bench_retrieval(c: &mut Criterion) {
         let tq = median(5, || {
             for q in queries.chunks_exact(D).take(32) {
                 qi += 1;
-                ivf.search_ivf(q, K, nprobe, &[], &mut ws, &mut out).expect("ivf");
+                ivf.search_ivf(q, K, nprobe, &[], &mut ws, &mut out)
+                    .expect("ivf");
             }
         })
         .as_secs_f64()
@@ -240,7 +257,9 @@ fn bench_retrieval(c: &mut Criterion) {
         }
     }
     let Some((nprobe, r, tq)) = chosen else {
-        println!("summary index_search_ivf_f32: recall@100 never reached {MIN_RECALL} up to nprobe 128");
+        println!(
+            "summary index_search_ivf_f32: recall@100 never reached {MIN_RECALL} up to nprobe 128"
+        );
         return;
     };
     if !quick() {
@@ -269,7 +288,8 @@ fn bench_retrieval(c: &mut Criterion) {
         g.finish();
     }
     // The limit for IVF: the bytes it scans (nprobe lists + centroids) at DRAM read bandwidth.
-    let scanned = (nprobe as f64 * N as f64 / info.nlist as f64 + info.nlist as f64) * (D * 4) as f64;
+    let scanned =
+        (nprobe as f64 * N as f64 / info.nlist as f64 + info.nlist as f64) * (D * 4) as f64;
     let bw = probe::read_bandwidth_gbs(N * D * 4);
     println!(
         "summary index_search_ivf_f32 1Mx64 k100 nlist {NLIST} nprobe {nprobe}: {:.1} us/query at recall@100 {r:.4} \

@@ -25,7 +25,10 @@ fn demo_runs_all_five_pipelines_and_reports_latencies() {
         "Latency per stage",
         "p99",
     ] {
-        assert!(stdout.contains(needle), "demo output lacks {needle:?}:\n{stdout}");
+        assert!(
+            stdout.contains(needle),
+            "demo output lacks {needle:?}:\n{stdout}"
+        );
     }
 }
 
@@ -44,15 +47,43 @@ fn demo_with_a_missing_weights_folder_is_a_clear_error() {
 #[test]
 fn bench_prints_a_row_per_pipeline_on_small_synthetic_data() {
     let out = Command::new(env!("CARGO_BIN_EXE_reckon"))
-        .args(["bench", "--items", "3000", "--dim", "16", "--queries", "5", "--txns", "2000", "--batches", "1,64"])
+        .args([
+            "bench",
+            "--items",
+            "3000",
+            "--dim",
+            "16",
+            "--queries",
+            "5",
+            "--txns",
+            "2000",
+            "--batches",
+            "1,64",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run reckon bench");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    for needle in ["model ranker batch 64", "model deepfm batch 1", "retrieval exact bf16", "retrieval IVF nprobe", "fraud features + score"] {
-        assert!(stdout.contains(needle), "bench output lacks {needle:?}:\n{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "model ranker batch 64",
+        "model deepfm batch 1",
+        "retrieval exact bf16",
+        "retrieval IVF nprobe",
+        "fraud features + score",
+    ] {
+        assert!(
+            stdout.contains(needle),
+            "bench output lacks {needle:?}:\n{stdout}"
+        );
     }
-    let bad = Command::new(env!("CARGO_BIN_EXE_reckon")).args(["bench", "--k", "0"]).output().expect("run");
+    let bad = Command::new(env!("CARGO_BIN_EXE_reckon"))
+        .args(["bench", "--k", "0"])
+        .output()
+        .expect("run");
     assert!(!bad.status.success());
 }

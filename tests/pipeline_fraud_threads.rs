@@ -34,7 +34,7 @@ fn stream() -> Vec<Transaction> {
                 timestamp: T0 + i as f64 * (SPAN / TXNS as f64),
                 // Multiples of 1/4: exact in binary, so sums compare exactly.
                 amount: ((s >> 32) % 4000) as f64 * 0.25,
-                is_international: (s >> 40) % 10 == 0,
+                is_international: (s >> 40).is_multiple_of(10),
             }
         })
         .collect()

@@ -11,10 +11,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 // A crate root resolves `mod x` next to itself, so subcommand files need an explicit path.
-#[path = "reckon/calibrate.rs"]
-mod calibrate;
 #[path = "reckon/bench.rs"]
 mod bench;
+#[path = "reckon/calibrate.rs"]
+mod calibrate;
 #[path = "reckon/demo/mod.rs"]
 mod demo;
 #[path = "reckon/eval.rs"]

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use reckon::kernels::topk::ItemDtype;
 use reckon::models::Model;
-use reckon::pipelines::fraud::{FraudConfig, FraudPipeline, FraudWorkspace, Transaction, DEFAULT_THRESHOLD};
+use reckon::pipelines::fraud::{
+    FraudConfig, FraudPipeline, FraudWorkspace, Transaction, DEFAULT_THRESHOLD,
+};
 use reckon::pipelines::retrieval::{recall_at_k, ItemIndex, KmeansParams, SearchWorkspace};
 use reckon::{Options, Workspace};
 
@@ -42,20 +44,38 @@ pub struct Args {
 
 pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
     if args.items == 0 || args.dim == 0 || args.k == 0 || args.k > args.items || args.queries == 0 {
-        return Err(Failure::Usage("need items ≥ k ≥ 1, dim ≥ 1 and queries ≥ 1".into()));
+        return Err(Failure::Usage(
+            "need items ≥ k ≥ 1, dim ≥ 1 and queries ≥ 1".into(),
+        ));
     }
     if args.batches.contains(&0) {
         return Err(Failure::Usage("batch sizes must be at least 1".into()));
     }
-    writeln!(out, "{:<44} {:>12} {:>14}  note", "pipeline / case", "median", "throughput")?;
+    writeln!(
+        out,
+        "{:<44} {:>12} {:>14}  note",
+        "pipeline / case", "median", "throughput"
+    )?;
     models(args, out)?;
     retrieval(args, out)?;
     fraud(args, out)?;
     Ok(())
 }
 
-fn row(out: &mut dyn Write, case: &str, median: Duration, per_sec: f64, unit: &str, note: &str) -> std::io::Result<()> {
-    writeln!(out, "{case:<44} {:>12} {:>10.3e} {unit:<3}  {note}", fmt(median), per_sec)
+fn row(
+    out: &mut dyn Write,
+    case: &str,
+    median: Duration,
+    per_sec: f64,
+    unit: &str,
+    note: &str,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{case:<44} {:>12} {:>10.3e} {unit:<3}  {note}",
+        fmt(median),
+        per_sec
+    )
 }
 
 fn fmt(d: Duration) -> String {
@@ -102,7 +122,10 @@ impl Rng {
 fn models(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
     let mut rng = Rng(1);
     for arch in ["two_tower", "ranker", "ltr", "fraud", "deepfm"] {
-        let model = Model::open(args.weights.join(format!("{arch}.safetensors")), &Options::default())?;
+        let model = Model::open(
+            args.weights.join(format!("{arch}.safetensors")),
+            &Options::default(),
+        )?;
         let (cols, out_cols) = model.dims();
         let vocab: Vec<u64> = match &model {
             Model::DeepFm(m) => m.vocab_sizes().map(|v| v as u64).collect(),
@@ -114,14 +137,23 @@ fn models(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
             let mut y = vec![0f32; b * out_cols];
             let reps = (200_000 / b).clamp(5, 2000);
             let t = if model.takes_ids() {
-                let ids: Vec<i64> = (0..b * cols).map(|i| (rng.next() % vocab[i % vocab.len()]) as i64).collect();
+                let ids: Vec<i64> = (0..b * cols)
+                    .map(|i| (rng.next() % vocab[i % vocab.len()]) as i64)
+                    .collect();
                 median(reps, || model.predict_ids(&ids, b, &mut y, &mut ws))?
             } else {
                 let x: Vec<f32> = (0..b * cols).map(|_| rng.normal()).collect();
                 median(reps, || model.predict(&x, b, &mut y, &mut ws))?
             };
             let per_row = t / b as u32;
-            row(out, &format!("model {arch} batch {b}"), t, b as f64 / t.as_secs_f64(), "r/s", &format!("{} per row", fmt(per_row)))?;
+            row(
+                out,
+                &format!("model {arch} batch {b}"),
+                t,
+                b as f64 / t.as_secs_f64(),
+                "r/s",
+                &format!("{} per row", fmt(per_row)),
+            )?;
         }
     }
     Ok(())
@@ -143,7 +175,9 @@ fn retrieval(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
         row_v.iter_mut().for_each(|x| *x /= norm);
     }
     let ids: Vec<i64> = (0..n as i64).collect();
-    let queries: Vec<f32> = (0..args.queries * d).map(|i| vectors[(i / d * 7919 % n) * d + i % d] + 0.1 * rng.normal()).collect();
+    let queries: Vec<f32> = (0..args.queries * d)
+        .map(|i| vectors[(i / d * 7919 % n) * d + i % d] + 0.1 * rng.normal())
+        .collect();
     let mut ws = SearchWorkspace::default();
     let (mut hits, mut exact) = (Vec::new(), Vec::new());
     let k = args.k;
@@ -155,17 +189,38 @@ fn retrieval(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
             index.search(&queries[q * d..(q + 1) * d], k, &[], &mut ws, &mut hits)
         })?;
         let bytes = n * d * if name == "f32" { 4 } else { 2 };
-        row(out, &format!("retrieval exact {name} {n}×{d} top-{k}"), t, bytes as f64 / t.as_secs_f64(), "B/s", "1 query")?;
+        row(
+            out,
+            &format!("retrieval exact {name} {n}×{d} top-{k}"),
+            t,
+            bytes as f64 / t.as_secs_f64(),
+            "B/s",
+            "1 query",
+        )?;
         let nq = args.queries.min(64);
         let mut outs = Vec::new();
-        let t = median(3, || index.search_batch(&queries[..nq * d], nq, k, &[], &mut ws, &mut outs))?;
-        row(out, &format!("retrieval exact {name} batch of {nq}"), t / nq as u32, nq as f64 / t.as_secs_f64(), "q/s", "per query")?;
+        let t = median(3, || {
+            index.search_batch(&queries[..nq * d], nq, k, &[], &mut ws, &mut outs)
+        })?;
+        row(
+            out,
+            &format!("retrieval exact {name} batch of {nq}"),
+            t / nq as u32,
+            nq as f64 / t.as_secs_f64(),
+            "q/s",
+            "per query",
+        )?;
     }
     let exact_index = ItemIndex::from_vectors(&ids, &vectors, d, ItemDtype::F32, None)?;
     let build = Instant::now();
     let index = exact_index.with_ivf(&KmeansParams::default())?;
     let nlist = index.ivf_info().map_or(1, |i| i.nlist);
-    writeln!(out, "{:<44} {:>12}  (k-means, {nlist} lists)", "retrieval IVF build", fmt(build.elapsed()))?;
+    writeln!(
+        out,
+        "{:<44} {:>12}  (k-means, {nlist} lists)",
+        "retrieval IVF build",
+        fmt(build.elapsed())
+    )?;
     let mut nprobe = 1;
     while nprobe <= nlist {
         let mut recall = 0.0;
@@ -179,9 +234,23 @@ fn retrieval(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
         let mut q = 0;
         let t = median(args.queries, || {
             q = (q + 1) % args.queries;
-            index.search_ivf(&queries[q * d..(q + 1) * d], k, nprobe, &[], &mut ws, &mut hits)
+            index.search_ivf(
+                &queries[q * d..(q + 1) * d],
+                k,
+                nprobe,
+                &[],
+                &mut ws,
+                &mut hits,
+            )
         })?;
-        row(out, &format!("retrieval IVF nprobe {nprobe}"), t, 1.0 / t.as_secs_f64(), "q/s", &format!("recall@{k} {recall:.3}"))?;
+        row(
+            out,
+            &format!("retrieval IVF nprobe {nprobe}"),
+            t,
+            1.0 / t.as_secs_f64(),
+            "q/s",
+            &format!("recall@{k} {recall:.3}"),
+        )?;
         if recall >= 0.99 {
             break;
         }
@@ -191,7 +260,12 @@ fn retrieval(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
 }
 
 fn fraud(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
-    let pipeline = FraudPipeline::open(args.weights.join("fraud.safetensors"), &Options::default(), FraudConfig::default(), DEFAULT_THRESHOLD)?;
+    let pipeline = FraudPipeline::open(
+        args.weights.join("fraud.safetensors"),
+        &Options::default(),
+        FraudConfig::default(),
+        DEFAULT_THRESHOLD,
+    )?;
     let mut rng = Rng(3);
     let users = (args.txns / 10).max(1) as u64;
     let mut ts = 1.7e9;
@@ -201,7 +275,11 @@ fn fraud(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
             let user = rng.next() % users;
             Transaction {
                 user,
-                device: if rng.next() % 50 == 0 { rng.next() % (2 * users) } else { user },
+                device: if rng.next() % 50 == 0 {
+                    rng.next() % (2 * users)
+                } else {
+                    user
+                },
                 timestamp: ts,
                 amount: (rng.normal() * 0.7 + 3.5).exp() as f64,
                 is_international: rng.next() % 50 == 0,
@@ -214,6 +292,13 @@ fn fraud(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
         pipeline.score(t, &mut ws)?;
     }
     let took = start.elapsed();
-    row(out, &format!("fraud features + score, {} txns one by one", txns.len()), took / txns.len().max(1) as u32, txns.len() as f64 / took.as_secs_f64(), "t/s", &format!("{users} users, one core"))?;
+    row(
+        out,
+        &format!("fraud features + score, {} txns one by one", txns.len()),
+        took / txns.len().max(1) as u32,
+        txns.len() as f64 / took.as_secs_f64(),
+        "t/s",
+        &format!("{users} users, one core"),
+    )?;
     Ok(())
 }

@@ -54,13 +54,13 @@ impl FraudConfig {
     /// Errors: [`Error::InvalidArgument`] naming the field.
     pub fn validate(&self) -> Result<()> {
         let bad = |arg: &'static str, reason: String| Err(Error::InvalidArgument { arg, reason });
-        if !(self.max_lateness >= 0.0) {
+        if self.max_lateness.is_nan() || self.max_lateness < 0.0 {
             return bad(
                 "max_lateness",
                 format!("{} is not a number of seconds ≥ 0", self.max_lateness),
             );
         }
-        if !(self.ttl >= WINDOW_24H + self.max_lateness) {
+        if self.ttl.is_nan() || self.ttl < WINDOW_24H + self.max_lateness {
             return bad(
                 "ttl",
                 format!(

@@ -19,14 +19,22 @@ pub(crate) struct DeviceState {
 
 impl Default for DeviceState {
     fn default() -> Self {
-        DeviceState { last_seen: f64::NEG_INFINITY, inline: [0; INLINE], spill: Vec::new(), len: 0 }
+        DeviceState {
+            last_seen: f64::NEG_INFINITY,
+            inline: [0; INLINE],
+            spill: Vec::new(),
+            len: 0,
+        }
     }
 }
 
 impl DeviceState {
     /// A state holding `users` (distinct, checked by the caller), newest at `last_seen`.
     pub fn from_parts(last_seen: f64, users: &[u64]) -> DeviceState {
-        let mut d = DeviceState { last_seen, ..DeviceState::default() };
+        let mut d = DeviceState {
+            last_seen,
+            ..DeviceState::default()
+        };
         for &u in users {
             d.push(u);
         }

@@ -3,21 +3,20 @@
 use std::fmt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 
 use crate::error::{Error, Result};
 
 use super::config::FraudConfig;
-use super::features::{FraudFeatureRow, Transaction};
 use super::device::DeviceState;
-use super::shard::{lock, KeyHasher, Keyed, Shard, SWEEP_STEPS};
+use super::features::{FraudFeatureRow, Transaction};
+use super::shard::{Keyed, Shard, ShardCell, SWEEP_STEPS};
 use super::snapshot::{self, Snapshot};
+use super::table::KeyHasher;
 use super::user::{UserState, UserStats};
 
-/// How many transactions ahead [`FraudFeatures::process_batch`] prefetches: far enough for a
-/// DRAM miss (~100 ns) to land before the transaction's turn (~150 ns of work each), near
-/// enough that the lines are not evicted meanwhile.
-pub const PREFETCH_DISTANCE: usize = 4;
+/// Transactions between the prefetch stages of [`FraudFeatures::process_batch`] (see
+/// `prefetch_ahead`).
+pub const PREFETCH_DISTANCE: usize = 8;
 
 /// The streaming state behind the fraud features (SPEC §4.4): per user and per device, O(1)
 /// amortised per transaction, bounded by the idle TTL, `&self` everywhere so one engine serves
@@ -25,8 +24,8 @@ pub const PREFETCH_DISTANCE: usize = 4;
 pub struct FraudFeatures {
     config: FraudConfig,
     hasher: KeyHasher,
-    users: Box<[Mutex<Shard<UserState>>]>,
-    devices: Box<[Mutex<Shard<DeviceState>>]>,
+    users: Box<[ShardCell<UserState>]>,
+    devices: Box<[ShardCell<DeviceState>]>,
     /// Newest accepted timestamp, as f64 bits (timestamps are ≥ +0.0, whose bits order like
     /// the numbers, so `fetch_max` on the bits is the float max).
     watermark: AtomicU64,
@@ -71,19 +70,19 @@ impl FraudFeatures {
 
     /// Users held in memory (including idle ones not yet swept).
     pub fn user_count(&self) -> usize {
-        self.users.iter().map(|s| lock(s).map.len()).sum()
+        self.users.iter().map(|s| s.lock().table.len()).sum()
     }
 
     /// Devices held in memory (including idle ones not yet swept).
     pub fn device_count(&self) -> usize {
-        self.devices.iter().map(|s| lock(s).map.len()).sum()
+        self.devices.iter().map(|s| s.lock().table.len()).sum()
     }
 
-    fn user_shard(&self, user: u64) -> &Mutex<Shard<UserState>> {
+    fn user_shard(&self, user: u64) -> &ShardCell<UserState> {
         &self.users[self.hasher.shard(user, self.users.len())]
     }
 
-    fn device_shard(&self, device: u64) -> &Mutex<Shard<DeviceState>> {
+    fn device_shard(&self, device: u64) -> &ShardCell<DeviceState> {
         &self.devices[self.hasher.shard(device, self.devices.len())]
     }
 
@@ -107,14 +106,14 @@ impl FraudFeatures {
         let ts = txn.timestamp;
         // Lock order: the user's shard, then the device's. Every path that holds both (this
         // one, `peek`) or all (snapshots, restores) takes them in that order: no deadlock.
-        let mut users = lock(self.user_shard(txn.user));
+        let mut users = self.user_shard(txn.user).lock();
         // Read under the user's lock: whoever last evicted this user's records did so with a
         // watermark read under the same lock, which this read cannot be older than, so the
         // lateness check below keeps this transaction's window clear of anything evicted.
         let wm = self.watermark();
         self.check_late(ts, wm)?;
         let h = self.config.horizon(ts, wm);
-        let mut devices = lock(self.device_shard(txn.device));
+        let mut devices = self.device_shard(txn.device).lock();
 
         let user = users.touch(txn.user, ts, h.forget);
         user.evict(h.evict);
@@ -136,47 +135,55 @@ impl FraudFeatures {
     /// [`FraudFeatures::process`] for each transaction in order, into `out` (cleared first);
     /// stops at the first error, with `out` holding the features of those before it (they are
     /// recorded). Faster than one call at a time: it prefetches the state of the transactions
-    /// a few places ahead, so their cache misses overlap the work on the current one.
+    /// ahead, so their cache misses overlap the work on the current one.
     ///
     /// Errors: as [`FraudFeatures::process`].
-    pub fn process_batch(&self, txns: &[Transaction], out: &mut Vec<FraudFeatureRow>) -> Result<()> {
+    pub fn process_batch(
+        &self,
+        txns: &[Transaction],
+        out: &mut Vec<FraudFeatureRow>,
+    ) -> Result<()> {
         out.clear();
         out.reserve(txns.len());
         for (i, t) in txns.iter().enumerate() {
-            if let Some(ahead) = txns.get(i + PREFETCH_DISTANCE) {
-                self.prefetch(ahead);
-            }
+            self.prefetch_ahead(txns, i);
             out.push(self.process(t)?);
         }
         Ok(())
     }
 
-    /// Starts loading `txn`'s user and device state into the cache, without waiting for a lock
-    /// (a busy shard is skipped): call it a few transactions before processing `txn`.
-    pub fn prefetch(&self, txn: &Transaction) {
-        if let Ok(users) = self.user_shard(txn.user).try_lock() {
-            if let Some(user) = users.map.get(&txn.user) {
-                user.prefetch();
-            }
+    /// Call before processing `txns[i]`: a two-stage prefetch. `2·PREFETCH_DISTANCE` ahead, the
+    /// table slots where that transaction's user and device most likely sit (an address from
+    /// the id alone, no lock); `PREFETCH_DISTANCE` ahead, with those slots now cached, what
+    /// the user's state points to (records, amounts). A DRAM miss costs about as much as
+    /// processing a transaction, so by a transaction's turn its lines have arrived.
+    pub(crate) fn prefetch_ahead(&self, txns: &[Transaction], i: usize) {
+        if let Some(t) = txns.get(i + 2 * PREFETCH_DISTANCE) {
+            self.user_shard(t.user).prefetch_slot(&self.hasher, t.user);
+            self.device_shard(t.device)
+                .prefetch_slot(&self.hasher, t.device);
         }
-        if let Ok(devices) = self.device_shard(txn.device).try_lock() {
-            // The lookup itself brings the device's (small, inline) state in.
-            std::hint::black_box(devices.map.get(&txn.device).map(|d| d.last_seen));
+        if let Some(t) = txns.get(i + PREFETCH_DISTANCE) {
+            if let Some(users) = self.user_shard(t.user).try_lock() {
+                if let Some(user) = users.table.get(t.user) {
+                    user.prefetch();
+                }
+            }
         }
     }
 
     /// The features `process` would return for `txn` now, recording nothing (for probes and
-    /// what-if scoring). O(log n) in the user's records within 24 h.
+    /// what-if scoring). Binary searches, and a direct sum over the user's 24 h window.
     ///
     /// Errors: as [`FraudFeatures::process`].
     pub fn peek(&self, txn: &Transaction) -> Result<FraudFeatureRow> {
         let txn = txn.validated()?;
         let ts = txn.timestamp;
-        let users = lock(self.user_shard(txn.user));
+        let users = self.user_shard(txn.user).lock();
         let wm = self.watermark();
         self.check_late(ts, wm)?;
         let h = self.config.horizon(ts, wm);
-        let devices = lock(self.device_shard(txn.device));
+        let devices = self.device_shard(txn.device).lock();
         let u = users
             .get(txn.user, h.forget)
             .map(|user| user.stats(txn.amount, user.locate_ro(ts)))
@@ -193,25 +200,25 @@ impl FraudFeatures {
     pub fn expire_idle(&self) -> usize {
         let wm = self.watermark();
         let forget = self.config.horizon(wm, wm).forget;
-        let users: usize = self.users.iter().map(|s| lock(s).expire_all(forget)).sum();
+        let users: usize = self.users.iter().map(|s| s.lock().expire_all(forget)).sum();
         users
             + self
                 .devices
                 .iter()
-                .map(|s| lock(s).expire_all(forget))
+                .map(|s| s.lock().expire_all(forget))
                 .sum::<usize>()
     }
 
     /// The whole state as snapshot bytes (format in `snapshot.rs`). A consistent cut: every
     /// shard is locked while it is taken, so concurrent `process` calls wait.
     pub fn snapshot_bytes(&self) -> Vec<u8> {
-        let users: Vec<_> = self.users.iter().map(lock).collect();
-        let devices: Vec<_> = self.devices.iter().map(lock).collect();
+        let users: Vec<_> = self.users.iter().map(ShardCell::lock).collect();
+        let devices: Vec<_> = self.devices.iter().map(ShardCell::lock).collect();
         snapshot::encode(&Snapshot {
             config: self.config.clone(),
             watermark: self.watermark(),
-            users: users.iter().flat_map(|s| s.map.iter()).collect(),
-            devices: devices.iter().flat_map(|s| s.map.iter()).collect(),
+            users: users.iter().flat_map(|s| s.table.iter()).collect(),
+            devices: devices.iter().flat_map(|s| s.table.iter()).collect(),
         })
     }
 
@@ -322,8 +329,8 @@ impl FraudFeatures {
         for (key, state) in decoded.devices {
             devices[self.hasher.shard(key, self.devices.len())].insert(key, state);
         }
-        let mut user_locks: Vec<_> = self.users.iter().map(lock).collect();
-        let mut device_locks: Vec<_> = self.devices.iter().map(lock).collect();
+        let mut user_locks: Vec<_> = self.users.iter().map(ShardCell::lock).collect();
+        let mut device_locks: Vec<_> = self.devices.iter().map(ShardCell::lock).collect();
         for (guard, shard) in user_locks.iter_mut().zip(users) {
             **guard = shard;
         }
@@ -337,8 +344,8 @@ impl FraudFeatures {
     }
 }
 
-fn shards<S: Keyed>(n: usize, hasher: KeyHasher) -> Box<[Mutex<Shard<S>>]> {
-    (0..n).map(|_| Mutex::new(Shard::new(hasher))).collect()
+fn shards<S: Keyed>(n: usize, hasher: KeyHasher) -> Box<[ShardCell<S>]> {
+    (0..n).map(|_| ShardCell::new(hasher)).collect()
 }
 
 fn row(

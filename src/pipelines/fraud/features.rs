@@ -113,7 +113,8 @@ impl FraudFeatureRow {
             amount: txn.amount,
             amount_log: txn.amount.ln_1p(),
             hour_of_day,
-            is_night: hour_of_day < 6.0 || hour_of_day > 22.0,
+            // hour < 6 or hour > 22
+            is_night: !(6.0..=22.0).contains(&hour_of_day),
             is_international: txn.is_international,
             ..FraudFeatureRow::default()
         }

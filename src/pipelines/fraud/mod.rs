@@ -36,13 +36,18 @@
 //!
 //! # Cost and sharing
 //! O(1) amortised per in-order transaction: two shard locks, two hash lookups, cursor steps over
-//! the records that left a window, two expiry steps. A late transaction adds a binary search
-//! and shifts the records newer than it. Sums are exact fixed-point (`fixed.rs`), so they
-//! never drift. State is split into shards of `Mutex<HashMap>` by a keyed hash of the id; a
-//! transaction locks its user's shard, then its device's (always that order, so concurrent
-//! calls cannot deadlock), which makes each transaction atomic. Snapshots ([`FraudFeatures::
-//! snapshot`]) lock every shard for a consistent cut and restore bit-exactly; a truncated or
-//! corrupted file is a [`crate::Error::Snapshot`] and leaves the engine unchanged.
+//! the records that left a window, two expiry steps. A late transaction instead binary-searches
+//! its windows, sums its 24 h window directly and shifts the records newer than it (so it costs
+//! O(records in its window)). Sums are exact fixed-point (`fixed.rs`), so they never drift.
+//! State is split into shards, each a lock around an open-addressing table keyed by a keyed
+//! hash of the id (`table.rs`); a transaction locks its user's shard, then its device's
+//! (always that order, so concurrent calls cannot deadlock), which makes each transaction
+//! atomic. With 100k users the state is tens of MiB, so the cost is cache misses:
+//! [`FraudFeatures::process_batch`] (and the pipeline's batch call) prefetch the slots and
+//! records of the transactions a few places ahead so the misses overlap. Snapshots
+//! ([`FraudFeatures::snapshot`]) lock every shard for a consistent cut and restore bit-exactly;
+//! a truncated or corrupted file is a [`crate::Error::Snapshot`] and leaves the engine
+//! unchanged.
 
 mod config;
 mod device;
@@ -53,6 +58,7 @@ mod pipeline;
 pub mod reference;
 mod shard;
 mod snapshot;
+mod table;
 mod user;
 
 pub use config::{FraudConfig, MAX_SHARDS};

@@ -9,7 +9,7 @@ use crate::models::{Model, Options, Workspace};
 use crate::weights::{Arch, WeightFile, KEY_FEATURE_NAMES};
 
 use super::config::FraudConfig;
-use super::engine::{FraudFeatures, PREFETCH_DISTANCE};
+use super::engine::FraudFeatures;
 use super::features::{
     FraudFeatureRow, Transaction, FEATURE_COUNT, FEATURE_NAMES, FEATURE_NAMES_CSV,
 };
@@ -172,9 +172,7 @@ impl FraudPipeline {
             ws.x.clear();
             let first = out.len();
             for (i, t) in chunk.iter().enumerate() {
-                if let Some(ahead) = txns.get(first + i + PREFETCH_DISTANCE) {
-                    self.engine.prefetch(ahead);
-                }
+                self.engine.prefetch_ahead(txns, first + i);
                 let features = self.engine.process(t)?;
                 let mut x = [0f32; FEATURE_COUNT];
                 features.write_f32(&mut x);

@@ -29,9 +29,9 @@ use std::path::Path;
 use crate::error::{Error, Result};
 
 use super::config::FraudConfig;
-use super::features::{MAX_AMOUNT, RECENT_AMOUNTS};
-use super::shard::mix;
 use super::device::DeviceState;
+use super::features::{MAX_AMOUNT, RECENT_AMOUNTS};
+use super::table::mix;
 use super::user::{Rec, UserState};
 
 const MAGIC: &[u8; 8] = b"RKFRAUD\0";
@@ -46,8 +46,8 @@ const DEVICE_MIN: usize = 8 + 8 + 4;
 pub(crate) struct Snapshot<'a> {
     pub config: FraudConfig,
     pub watermark: f64,
-    pub users: Vec<(&'a u64, &'a UserState)>,
-    pub devices: Vec<(&'a u64, &'a DeviceState)>,
+    pub users: Vec<(u64, &'a UserState)>,
+    pub devices: Vec<(u64, &'a DeviceState)>,
 }
 
 /// A decoded, fully checked state.
@@ -72,9 +72,9 @@ fn checksum(payload: &[u8]) -> u64 {
 /// Serialises a state (ids sorted, so equal states give equal bytes).
 pub(crate) fn encode(s: &Snapshot<'_>) -> Vec<u8> {
     let mut users = s.users.clone();
-    users.sort_unstable_by_key(|(k, _)| **k);
+    users.sort_unstable_by_key(|(k, _)| *k);
     let mut devices = s.devices.clone();
-    devices.sort_unstable_by_key(|(k, _)| **k);
+    devices.sort_unstable_by_key(|(k, _)| *k);
 
     let mut p = Vec::new();
     p.extend_from_slice(&s.config.ttl.to_le_bytes());
@@ -82,7 +82,7 @@ pub(crate) fn encode(s: &Snapshot<'_>) -> Vec<u8> {
     p.extend_from_slice(&s.config.max_device_users.to_le_bytes());
     p.extend_from_slice(&s.watermark.to_le_bytes());
     p.extend_from_slice(&(users.len() as u64).to_le_bytes());
-    for (&key, u) in users {
+    for (key, u) in users {
         p.extend_from_slice(&key.to_le_bytes());
         p.extend_from_slice(&u.last_seen.to_le_bytes());
         p.extend_from_slice(&(u.recent.len() as u32).to_le_bytes());
@@ -97,7 +97,7 @@ pub(crate) fn encode(s: &Snapshot<'_>) -> Vec<u8> {
         }
     }
     p.extend_from_slice(&(devices.len() as u64).to_le_bytes());
-    for (&key, d) in devices {
+    for (key, d) in devices {
         p.extend_from_slice(&key.to_le_bytes());
         p.extend_from_slice(&d.last_seen.to_le_bytes());
         p.extend_from_slice(&(d.stats().0 as u32).to_le_bytes());
@@ -171,7 +171,9 @@ fn check_amount(user: u64, a: f64) -> std::result::Result<f64, String> {
     if (0.0..=MAX_AMOUNT).contains(&a) {
         Ok(a + 0.0)
     } else {
-        Err(format!("user {user}: amount {a} outside [0, {MAX_AMOUNT:e}]"))
+        Err(format!(
+            "user {user}: amount {a} outside [0, {MAX_AMOUNT:e}]"
+        ))
     }
 }
 
@@ -254,17 +256,17 @@ fn decode_inner(bytes: &[u8]) -> std::result::Result<Decoded, String> {
             if recent.back().is_some_and(|p: &Rec| p.ts > ts) {
                 return Err(format!("user {key}: records out of time order"));
             }
-            recent.push_back(Rec { ts, amount: check_amount(key, r.f64("a record amount")?)? });
+            recent.push_back(Rec {
+                ts,
+                amount: check_amount(key, r.f64("a record amount")?)?,
+            });
         }
         let n_amt = r.count("amount", n_amt as u64, 8)?;
         let mut amounts = Vec::with_capacity(n_amt);
         for _ in 0..n_amt {
             amounts.push(check_amount(key, r.f64("an amount")?)?);
         }
-        users.push((
-            key,
-            UserState::from_parts(last_seen, recent, amounts, next),
-        ));
+        users.push((key, UserState::from_parts(last_seen, recent, amounts, next)));
     }
 
     let n = r.u64("device count")?;

@@ -87,7 +87,12 @@ fn sum(recs: impl Iterator<Item = Rec>) -> Fixed {
 impl UserState {
     /// Rebuilds a state from its serialised parts (checked by the caller); the cursors start
     /// over, which changes no answer.
-    pub fn from_parts(last_seen: f64, recent: VecDeque<Rec>, amounts: Vec<f64>, next: usize) -> Self {
+    pub fn from_parts(
+        last_seen: f64,
+        recent: VecDeque<Rec>,
+        amounts: Vec<f64>,
+        next: usize,
+    ) -> Self {
         UserState {
             last_seen,
             sum_c24: sum(recent.iter().copied()),
@@ -105,16 +110,16 @@ impl UserState {
         let mut amounts = std::mem::take(&mut self.amounts);
         recent.clear();
         amounts.clear();
-        *self = UserState { recent, amounts, ..UserState::default() };
+        *self = UserState {
+            recent,
+            amounts,
+            ..UserState::default()
+        };
     }
 
-    /// Prefetches what the next `process` of this user touches: the state's own lines, the
+    /// Prefetches what the next `process` of this user touches beyond the state itself: the
     /// records at both ends and at the 1 h cursor, and the amount slot to be written.
     pub fn prefetch(&self) {
-        let me = (self as *const UserState).cast::<u8>();
-        prefetch(me);
-        prefetch(me.wrapping_add(64));
-        prefetch(me.wrapping_add(std::mem::size_of::<UserState>() - 1));
         if let (Some(front), Some(back)) = (self.recent.front(), self.recent.back()) {
             prefetch(front);
             prefetch(back);
@@ -122,7 +127,11 @@ impl UserState {
         if let Some(r) = self.recent.get(self.c1) {
             prefetch(r);
         }
-        let slot = if self.amounts.len() < RECENT_AMOUNTS { self.amounts.len() } else { self.next };
+        let slot = if self.amounts.len() < RECENT_AMOUNTS {
+            self.amounts.len()
+        } else {
+            self.next
+        };
         prefetch(self.amounts.as_ptr().wrapping_add(slot));
     }
 
@@ -168,14 +177,24 @@ impl UserState {
         let hi = self.upper(ts);
         // Records newer than `ts` exist only after a restore (cursors reset): subtract them.
         let sum_24h = self.sum_c24 - sum(self.recent.range(hi..).copied());
-        Window { lo_1h: self.c1, lo_24h: self.c24, hi, sum_24h }
+        Window {
+            lo_1h: self.c1,
+            lo_24h: self.c24,
+            hi,
+            sum_24h,
+        }
     }
 
     /// Locates `ts` without changing anything (the read-only and late path).
     pub fn locate_ro(&self, ts: f64) -> Window {
         let lo = |t: f64| self.recent.partition_point(|r| r.ts <= t);
         let (lo_1h, lo_24h, hi) = (lo(ts - WINDOW_1H), lo(ts - WINDOW_24H), self.upper(ts));
-        Window { lo_1h, lo_24h, hi, sum_24h: sum(self.recent.range(lo_24h..hi).copied()) }
+        Window {
+            lo_1h,
+            lo_24h,
+            hi,
+            sum_24h: sum(self.recent.range(lo_24h..hi).copied()),
+        }
     }
 
     /// The features of a transaction of `amount` located at `w`.

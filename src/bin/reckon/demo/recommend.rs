@@ -38,7 +38,10 @@ pub fn run(
         ItemIndex::build_from_model(tt, &ids, ItemDtype::F32, Some(&item_cluster))
     })?;
     // √N lists: at 10k items the default 4·√N would leave lists of 25 items, too small to scan fast.
-    let params = KmeansParams { nlist: (n_items as f64).sqrt() as usize, ..KmeansParams::default() };
+    let params = KmeansParams {
+        nlist: (n_items as f64).sqrt() as usize,
+        ..KmeansParams::default()
+    };
     let index = lat.time("index build: IVF k-means", || exact.with_ivf(&params))?;
     let nlist = index.ivf_info().map_or(0, |i| i.nlist);
     writeln!(out, "  {n_items} items, {}-d vectors, IVF with {nlist} lists; clusters: 20 (users prefer their own)", tt.dim())?;
