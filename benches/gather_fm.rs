@@ -12,6 +12,9 @@
 //! Env: `GATHER_BENCH_MB` (table bytes per mapping, default 1024), `GATHER_BENCH_QUICK=1`
 //! (summaries only, no criterion), `GATHER_BENCH_NO_SMALL_PAGES=1` (skip the 4 KiB-page runs).
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -71,30 +74,9 @@ fn random_ids(n: usize, rows: usize, mut state: u64) -> Vec<i64> {
         .collect()
 }
 
-/// Median (and best) seconds per call over 15 samples of ~5 ms each.
-fn time_secs(mut f: impl FnMut()) -> (f64, f64) {
-    let mut iters = 1u64;
-    loop {
-        let t = Instant::now();
-        for _ in 0..iters {
-            f();
-        }
-        if t.elapsed() > Duration::from_millis(5) {
-            break;
-        }
-        iters *= 2;
-    }
-    let mut s: Vec<f64> = (0..15)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..iters {
-                f();
-            }
-            t.elapsed().as_secs_f64() / iters as f64
-        })
-        .collect();
-    s.sort_by(f64::total_cmp);
-    (s[s.len() / 2], s[0])
+/// (median, best) seconds per call; see `common::time_secs`.
+fn time_secs(f: impl FnMut()) -> (f64, f64) {
+    common::time_secs(15, Duration::from_millis(5), f)
 }
 
 /// One gather+FM shape over a mapping: F tables of `rows × D` carved from it, a pool of ids.

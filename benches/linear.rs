@@ -11,8 +11,11 @@
 //! `LINEAR_BENCH_DTYPES=f32,bf16` limits the dtypes; `LINEAR_BENCH_NARROW_ONLY=1` runs only the
 //! narrow group.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use half::{bf16, f16};
@@ -70,32 +73,9 @@ fn layer(dtype: Dtype, inp: usize, out: usize) -> PackedLinear {
     PackedLinear::new(slice, Some(&b), out, inp, Activation::Relu, table).expect("layer")
 }
 
-/// (median, best) seconds per call over 31 samples of ~0.5 ms each (short, so some fall between
-/// a busy neighbour's time slices). The median is the figure; the
-/// best shows how much of the gap to the limit is noise (the limits are best-of-rounds too).
-fn time_secs(mut f: impl FnMut()) -> (f64, f64) {
-    let mut iters = 1u64;
-    loop {
-        let t = Instant::now();
-        for _ in 0..iters {
-            f();
-        }
-        if t.elapsed() > Duration::from_micros(500) {
-            break;
-        }
-        iters *= 2;
-    }
-    let mut samples: Vec<f64> = (0..31)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..iters {
-                f();
-            }
-            t.elapsed().as_secs_f64() / iters as f64
-        })
-        .collect();
-    samples.sort_by(f64::total_cmp);
-    (samples[samples.len() / 2], samples[0])
+/// (median, best) seconds per call; see `common::time_secs`.
+fn time_secs(f: impl FnMut()) -> (f64, f64) {
+    common::time_secs(31, Duration::from_micros(500), f)
 }
 
 struct Case {

@@ -16,10 +16,13 @@
 //! `target/criterion/model/{name}/b{rows}/new/estimates.json` or, in its quick mode, the
 //! summary lines, so keep their format.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::cell::Cell;
 use std::hint::black_box;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use reckon::kernels::probe;
@@ -225,31 +228,9 @@ impl Case {
     }
 }
 
-/// (median, best) seconds per call over 31 samples of at least ~0.5 ms each (short, so some fall
-/// between a busy neighbour's time slices; the best shows how much of a gap is noise).
-fn time_secs(mut f: impl FnMut()) -> (f64, f64) {
-    let mut iters = 1u64;
-    loop {
-        let t = Instant::now();
-        for _ in 0..iters {
-            f();
-        }
-        if t.elapsed() > Duration::from_micros(500) {
-            break;
-        }
-        iters *= 2;
-    }
-    let mut samples: Vec<f64> = (0..31)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..iters {
-                f();
-            }
-            t.elapsed().as_secs_f64() / iters as f64
-        })
-        .collect();
-    samples.sort_by(f64::total_cmp);
-    (samples[samples.len() / 2], samples[0])
+/// (median, best) seconds per call; see `common::time_secs`.
+fn time_secs(f: impl FnMut()) -> (f64, f64) {
+    common::time_secs(31, Duration::from_micros(500), f)
 }
 
 fn main() {

@@ -1,0 +1,31 @@
+//! Timing shared by the benches' summary lines (criterion measures separately).
+
+use std::time::{Duration, Instant};
+
+/// (median, best) seconds per call of `f` over `samples` samples, each at least `min_sample`
+/// long. Short samples let some fall between a busy neighbour's time slices: the median is the
+/// figure, the best shows how much of a gap to the limit is noise (limits are best-of-rounds).
+pub fn time_secs(samples: usize, min_sample: Duration, mut f: impl FnMut()) -> (f64, f64) {
+    let mut iters = 1u64;
+    loop {
+        let t = Instant::now();
+        for _ in 0..iters {
+            f();
+        }
+        if t.elapsed() > min_sample {
+            break;
+        }
+        iters *= 2;
+    }
+    let mut s: Vec<f64> = (0..samples.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..iters {
+                f();
+            }
+            t.elapsed().as_secs_f64() / iters as f64
+        })
+        .collect();
+    s.sort_by(f64::total_cmp);
+    (s[s.len() / 2], s[0])
+}
