@@ -83,7 +83,7 @@ unsafe fn body<L: Lanes, T: LoadAs>(
         let mut k = 0;
         while k < dim {
             let n = (dim - k).min(L::N);
-            // SAFETY (whole block): level available (caller); ids are checked so each row lies in
+            // SAFETY: (whole block) level available (caller); ids are checked so each row lies in
             // the table; chunk k..k+n lies inside the row and inside out's bag b (length checked).
             unsafe {
                 let mut acc = L::splat(0.0);

@@ -73,7 +73,7 @@ unsafe fn body<L: Lanes>(emb: &[f32], fields: usize, dim: usize, out: &mut [f32]
     let src = emb.as_ptr();
     for (b, o) in out.iter_mut().enumerate() {
         let sample = b * fields * dim;
-        // SAFETY (whole block): level available; every chunk `sample + f·dim + k .. + n` lies in
+        // SAFETY: (whole block) level available; every chunk `sample + f·dim + k .. + n` lies in
         // `emb` because its length is exactly B·F·D (checked).
         unsafe {
             let mut tot = L::splat(0.0);

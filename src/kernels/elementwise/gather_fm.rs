@@ -100,7 +100,7 @@ unsafe fn body<L: Lanes, T: LoadAs>(
     for (b, o) in fm.iter_mut().enumerate() {
         let row_ids = &ids[b * fields..][..fields];
         let out_row = b * fields * dim;
-        // SAFETY (whole block): level available; ids are checked against their own field's table,
+        // SAFETY: (whole block) level available; ids are checked against their own field's table,
         // so `id·dim + k .. + n` is inside it; emb_out is exactly B·F·D (checked).
         unsafe {
             let mut tot = L::splat(0.0);

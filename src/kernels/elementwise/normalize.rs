@@ -80,7 +80,7 @@ unsafe fn body<L: Lanes>(x: &mut [f32], dim: usize) {
     }
     for row in x.chunks_exact_mut(dim) {
         let p = row.as_mut_ptr();
-        // SAFETY (whole block): chunks k..k+n lie inside `row`; level available (caller).
+        // SAFETY: (whole block) chunks k..k+n lie inside `row`; level available (caller).
         unsafe {
             let ss = sum_sq::<L>(p, dim, 1.0);
             // out = x·scale / denom, with scale a power of two (exact) that is 1 unless Σx² overflows.

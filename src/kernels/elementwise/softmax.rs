@@ -52,7 +52,7 @@ pub fn softmax_ref(x: &mut [f32], cols: usize) -> Result<()> {
 unsafe fn row_softmax<L: Lanes>(row: &mut [f32]) {
     let len = row.len();
     let p = row.as_mut_ptr();
-    // SAFETY (whole block): every access is a chunk k..k+n inside `row`; level available.
+    // SAFETY: (whole block) every access is a chunk k..k+n inside `row`; level available.
     unsafe {
         // Pass 1: the max. Full vectors only; the tail in scalar so zero-filled lanes cannot win.
         let mut vm = L::splat(f32::NEG_INFINITY);
