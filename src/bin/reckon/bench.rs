@@ -11,6 +11,7 @@ use reckon::models::Model;
 use reckon::pipelines::fraud::{
     FraudConfig, FraudPipeline, FraudWorkspace, Transaction, DEFAULT_THRESHOLD,
 };
+use reckon::pipelines::recommend::{RecommendConfig, RecommendWorkspace, Recommender};
 use reckon::pipelines::retrieval::{recall_at_k, ItemIndex, KmeansParams, SearchWorkspace};
 use reckon::{Options, Workspace};
 
@@ -58,6 +59,7 @@ pub fn run(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
     )?;
     models(args, out)?;
     retrieval(args, out)?;
+    recommend(args, out)?;
     fraud(args, out)?;
     Ok(())
 }
@@ -159,10 +161,9 @@ fn models(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
     Ok(())
 }
 
-fn retrieval(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
-    let (n, d) = (args.items, args.dim);
-    // A Gaussian mixture: uniform random vectors resemble no real embedding and defeat any ANN index.
-    let mut rng = Rng(2);
+/// `n` unit vectors of width `d` from a Gaussian mixture: uniform random vectors resemble no
+/// real embedding and defeat any ANN index.
+fn mixture(n: usize, d: usize, rng: &mut Rng) -> Vec<f32> {
     let clusters = (n / 1000).clamp(1, 1000);
     let centres: Vec<f32> = (0..clusters * d).map(|_| rng.normal()).collect();
     let mut vectors = vec![0f32; n * d];
@@ -174,6 +175,60 @@ fn retrieval(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
         let norm = row_v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
         row_v.iter_mut().for_each(|x| *x /= norm);
     }
+    vectors
+}
+
+/// The full recommendation request (demo user tower → IVF top-100 over `items` synthetic items
+/// of the towers' width → demo ranker → MMR to 20).
+fn recommend(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
+    let towers = Model::open(
+        args.weights.join("two_tower.safetensors"),
+        &Options::default(),
+    )?;
+    let ranker = Model::open(args.weights.join("ranker.safetensors"), &Options::default())?;
+    let (users, d) = match &towers {
+        Model::TwoTower(t) => (t.vocab(reckon::models::Tower::User) as i64, t.dim()),
+        _ => {
+            return Err(Failure::Usage(
+                "two_tower.safetensors is not a two_tower model".into(),
+            ))
+        }
+    };
+    let n = args.items;
+    let vectors = mixture(n, d, &mut Rng(4));
+    let ids: Vec<i64> = (0..n as i64).collect();
+    let index = ItemIndex::from_vectors(&ids, &vectors, d, ItemDtype::F32, None)?
+        .with_ivf(&KmeansParams::default())?;
+    let nprobe = (index.ivf_info().map_or(1, |i| i.nlist) / 64).max(1);
+    let k = args.k.min(n);
+    let config = RecommendConfig {
+        retrieve_k: k,
+        top_n: 20.min(k),
+        nprobe: Some(nprobe),
+        ..RecommendConfig::default()
+    };
+    let rec = Recommender::new(towers, index, ranker, config)?;
+    let context = vec![0f32; rec.context_width().unwrap_or(0)];
+    let (mut ws, mut recs, mut u) = (RecommendWorkspace::default(), Vec::new(), 0i64);
+    let t = median(args.queries.max(20), || {
+        u = (u + 7919) % users;
+        rec.recommend_user(u, &context, &[], &mut ws, &mut recs)
+    })?;
+    row(
+        out,
+        &format!("recommend {n} items → {k} (IVF nprobe {nprobe}) → 20"),
+        t,
+        1.0 / t.as_secs_f64(),
+        "r/s",
+        "full request",
+    )?;
+    Ok(())
+}
+
+fn retrieval(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
+    let (n, d) = (args.items, args.dim);
+    let mut rng = Rng(2);
+    let vectors = mixture(n, d, &mut rng);
     let ids: Vec<i64> = (0..n as i64).collect();
     let queries: Vec<f32> = (0..args.queries * d)
         .map(|i| vectors[(i / d * 7919 % n) * d + i % d] + 0.1 * rng.normal())
