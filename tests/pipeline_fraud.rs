@@ -2,27 +2,14 @@
 //! a late arrival, bad inputs (typed errors, state unchanged), settings, bounded memory (idle
 //! ids freed and forgotten), the device-user cap, and batch = one at a time.
 
+mod common;
+
 use reckon::pipelines::fraud::{
     FraudConfig, FraudFeatureRow, FraudFeatures, Transaction, MAX_AMOUNT,
 };
 use reckon::Error;
 
-/// 2026-01-01 02:00 UTC.
-const T0: f64 = 1_767_225_600.0 + 2.0 * 3600.0;
-
-fn txn(user: u64, device: u64, timestamp: f64, amount: f64) -> Transaction {
-    Transaction {
-        user,
-        device,
-        timestamp,
-        amount,
-        is_international: false,
-    }
-}
-
-fn engine() -> FraudFeatures {
-    FraudFeatures::new(FraudConfig::default()).expect("default config")
-}
+use common::fraud::{engine, txn, T0};
 
 /// (count_1h, count_24h, amount_sum_24h, amount_deviation, device_user_count, new_device).
 type History = (u64, u64, f64, f64, u64, bool);

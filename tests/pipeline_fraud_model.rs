@@ -9,28 +9,12 @@ use std::sync::Arc;
 
 use common::st::{linear, minimal, St};
 use reckon::pipelines::fraud::{
-    FraudConfig, FraudDecision, FraudFeatures, FraudPipeline, FraudWorkspace, Transaction,
-    FEATURE_NAMES_CSV,
+    FraudConfig, FraudDecision, FraudPipeline, FraudWorkspace, Transaction, FEATURE_NAMES_CSV,
 };
 use reckon::weights::{Container, WeightFile};
 use reckon::{Error, Model, Options, Workspace};
 
-/// 2026-01-01 02:00 UTC.
-const T0: f64 = 1_767_225_600.0 + 2.0 * 3600.0;
-
-fn txn(user: u64, device: u64, timestamp: f64, amount: f64) -> Transaction {
-    Transaction {
-        user,
-        device,
-        timestamp,
-        amount,
-        is_international: false,
-    }
-}
-
-fn engine() -> FraudFeatures {
-    FraudFeatures::new(FraudConfig::default()).expect("default config")
-}
+use common::fraud::{engine, txn, T0};
 
 fn root(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)

@@ -2,27 +2,14 @@
 //! future), and truncated, corrupted, padded, other-version or other-settings snapshots are
 //! typed errors that leave the engine unchanged.
 
+mod common;
+
 use std::path::PathBuf;
 
 use reckon::pipelines::fraud::{FraudConfig, FraudFeatures, Transaction};
 use reckon::Error;
 
-/// 2026-01-01 02:00 UTC.
-const T0: f64 = 1_767_225_600.0 + 2.0 * 3600.0;
-
-fn txn(user: u64, device: u64, timestamp: f64, amount: f64) -> Transaction {
-    Transaction {
-        user,
-        device,
-        timestamp,
-        amount,
-        is_international: false,
-    }
-}
-
-fn engine() -> FraudFeatures {
-    FraudFeatures::new(FraudConfig::default()).expect("default config")
-}
+use common::fraud::{engine, txn, T0};
 
 fn tmp(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("reckon-fraud-{}-{name}", std::process::id()))

@@ -2,5 +2,6 @@
 //! `mod common;`; unused helpers are expected.
 #![allow(dead_code)]
 
+pub mod fraud;
 pub mod isa;
 pub mod st;
