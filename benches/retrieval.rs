@@ -11,6 +11,10 @@
 //!
 //! `RETRIEVAL_QUICK=1` skips criterion and prints only the summary lines.
 
+#[path = "common/mod.rs"]
+mod common;
+use common::median;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -75,18 +79,6 @@ impl Mixture {
 
 /// One search call, for the recall helper.
 type SearchFn<'a> = &'a dyn Fn(&ItemIndex, &[f32], &mut SearchWorkspace, &mut Vec<Hit>);
-
-fn median(reps: usize, mut f: impl FnMut()) -> Duration {
-    let mut ts: Vec<Duration> = (0..reps)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect();
-    ts.sort();
-    ts[reps / 2]
-}
 
 fn quick() -> bool {
     std::env::var_os("RETRIEVAL_QUICK").is_some()

@@ -3,8 +3,12 @@
 //! FMA peak), in f32, f16 and bf16 (every bf16 body this CPU has). Ends with one summary line
 //! per case, plus the bf16 speed-up over f32 and bf16 recall@100 against f32.
 
+#[path = "common/mod.rs"]
+mod common;
+use common::median;
+
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
@@ -80,19 +84,6 @@ fn build_cases(table: &'static KernelTable, data: &[f32]) -> Vec<Case> {
         ));
     }
     cases
-}
-
-/// Median of `reps` timed runs of `f`.
-fn median(reps: usize, mut f: impl FnMut()) -> Duration {
-    let mut ts: Vec<Duration> = (0..reps)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect();
-    ts.sort();
-    ts[reps / 2]
 }
 
 fn recall(a: &[u32], b: &[u32]) -> f64 {

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 /// (median, best) seconds per call of `f` over `samples` samples, each at least `min_sample`
 /// long. Short samples let some fall between a busy neighbour's time slices: the median is the
 /// figure, the best shows how much of a gap to the limit is noise (limits are best-of-rounds).
+#[allow(dead_code)] // not every bench uses both helpers
 pub fn time_secs(samples: usize, min_sample: Duration, mut f: impl FnMut()) -> (f64, f64) {
     let mut iters = 1u64;
     loop {
@@ -28,4 +29,18 @@ pub fn time_secs(samples: usize, min_sample: Duration, mut f: impl FnMut()) -> (
         .collect();
     s.sort_by(f64::total_cmp);
     (s[s.len() / 2], s[0])
+}
+
+/// Median of `reps` (≥ 1) single timed runs of `f`, for calls long enough to time one at a time.
+#[allow(dead_code)] // not every bench uses both helpers
+pub fn median(reps: usize, mut f: impl FnMut()) -> Duration {
+    let mut ts: Vec<Duration> = (0..reps.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    ts.sort();
+    ts[ts.len() / 2]
 }
