@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod ffi;
 pub mod kernels;
 pub mod metrics;
 pub mod models;

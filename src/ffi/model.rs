@@ -1,0 +1,291 @@
+//! `reckon_model`: open any of the five models and run it from C.
+
+use std::cell::RefCell;
+use std::ffi::c_char;
+use std::sync::Arc;
+
+use super::boundary::{
+    arg_out, arg_ref, arg_slice, arg_str, checked_len, free_box, guard, guard_void, hand_out,
+    out_prefix, FfiError, FfiResult,
+};
+use super::core::{options_or_default, reckon_options};
+use super::status::{reckon_status, Status};
+use crate::models::{Model, Tower, Workspace};
+use crate::weights::Arch;
+
+/// A loaded model. Opaque; immutable after opening, so one handle may be shared by any number
+/// of threads calling it at once.
+#[allow(non_camel_case_types)]
+pub struct reckon_model {
+    pub(crate) inner: Arc<Model>,
+}
+
+/// Which tower of a `two_tower` model `reckon_tower_embed` runs, a `reckon_tower_code` value
+/// (an int rather than the enum, so that any value C passes is safe to check).
+#[allow(non_camel_case_types)]
+pub type reckon_tower = std::ffi::c_int;
+
+/// The values a `reckon_tower` takes.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum reckon_tower_code {
+    /// The user tower (what `reckon_model_predict_ids` runs).
+    RECKON_TOWER_USER = 0,
+    /// The item tower.
+    RECKON_TOWER_ITEM = 1,
+}
+
+thread_local! {
+    /// Each calling thread's scratch, reused across calls and models so a warmed-up call
+    /// allocates nothing.
+    static WORKSPACE: RefCell<Workspace> = RefCell::new(Workspace::default());
+}
+
+/// Runs `f` with this thread's workspace.
+fn with_workspace<T>(f: impl FnOnce(&mut Workspace) -> FfiResult<T>) -> FfiResult<T> {
+    WORKSPACE.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut ws) => f(&mut ws),
+        Err(_) => Err(FfiError::invalid(
+            "thread",
+            "reckon was re-entered on this thread during a call",
+        )),
+    })
+}
+
+/// The model behind a handle argument.
+///
+/// # Safety
+/// A non-NULL `m` must point to a live `reckon_model`.
+pub(crate) unsafe fn model_arg<'a>(m: *const reckon_model, arg: &str) -> FfiResult<&'a Arc<Model>> {
+    // SAFETY: forwarded contract.
+    Ok(&unsafe { arg_ref(m, arg) }?.inner)
+}
+
+/// Opens the weight file at `path` (UTF-8, NUL-terminated) and builds the model its
+/// `reckon.arch` metadata names. `opts` may be NULL (defaults). On success `*out` holds a handle
+/// to free with `reckon_model_free`; on failure `*out` is left unchanged.
+#[no_mangle]
+pub unsafe extern "C" fn reckon_model_open(
+    path: *const c_char,
+    opts: *const reckon_options,
+    out: *mut *mut reckon_model,
+) -> reckon_status {
+    guard(|| {
+        // SAFETY: C contract for each pointer argument (documented in the header).
+        let (path, opts, out) = unsafe {
+            (
+                arg_str(path, "path")?,
+                options_or_default(opts)?,
+                arg_out(out, "out")?,
+            )
+        };
+        let model = Model::open(path, &opts)?;
+        hand_out(
+            out,
+            reckon_model {
+                inner: Arc::new(model),
+            },
+        );
+        Ok(())
+    })
+}
+
+/// Frees a model. NULL is fine. Pipelines built from the model keep their own reference, so
+/// they stay usable after this.
+#[no_mangle]
+pub unsafe extern "C" fn reckon_model_free(m: *mut reckon_model) {
+    // SAFETY: C contract: `m` is NULL or came from reckon_model_open, freed once.
+    guard_void(|| unsafe { free_box(m) })
+}
+
+/// The model's architecture name in `*out`: `"two_tower"`, `"ranker"`, `"ltr"`, `"fraud"` or
+/// `"deepfm"`. Static storage: valid forever.
+#[no_mangle]
+pub unsafe extern "C" fn reckon_model_arch(
+    m: *const reckon_model,
+    out: *mut *const c_char,
+) -> reckon_status {
+    guard(|| {
+        // SAFETY: C contract for each pointer argument.
+        let (model, out) = unsafe { (model_arg(m, "m")?, arg_out(out, "out")?) };
+        *out = arch_cstr(model.arch()).as_ptr() as *const c_char;
+        Ok(())
+    })
+}
+
+fn arch_cstr(arch: Arch) -> &'static str {
+    match arch {
+        Arch::TwoTower => "two_tower\0",
+        Arch::Ranker => "ranker\0",
+        Arch::Ltr => "ltr\0",
+        Arch::Fraud => "fraud\0",
+        Arch::DeepFm => "deepfm\0",
+        Arch::ItemIndex => "item_index\0",
+    }
+}
+
+/// Columns per input row and per output row. Dense models (ranker, ltr, fraud): features in,
+/// scores out (ranker: p_click, p_engage, p_share, score; ltr: score; fraud: probability).
+/// deepfm: fields in, 1 out. two_tower: 1 id in, D vector values out. Either out-pointer may
+/// be NULL if that value is not wanted.
+#[no_mangle]
+pub unsafe extern "C" fn reckon_model_dims(
+    m: *const reckon_model,
+    in_cols: *mut usize,
+    out_cols: *mut usize,
+) -> reckon_status {
+    guard(|| {
+        // SAFETY: C contract: `m` is a live handle.
+        let model = unsafe { model_arg(m, "m") }?;
+        let (i, o) = model.dims();
+        // SAFETY: C contract: each out-pointer is NULL or writable.
+        unsafe {
+            if !in_cols.is_null() {
+                *arg_out(in_cols, "in_cols")? = i;
+            }
+            if !out_cols.is_null() {
+                *arg_out(out_cols, "out_cols")? = o;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Checks `cols` against the model and returns `rows × out_cols`.
+fn check_call(model: &Model, rows: usize, cols: usize, want_ids: bool) -> FfiResult<usize> {
+    if model.takes_ids() != want_ids {
+        return Err(FfiError::invalid(
+            "m",
+            format_args!(
+                "{} takes {}; call {}",
+                model.arch(),
+                if model.takes_ids() {
+                    "ids"
+                } else {
+                    "dense features"
+                },
+                if model.takes_ids() {
+                    "reckon_model_predict_ids"
+                } else {
+                    "reckon_model_predict"
+                }
+            ),
+        ));
+    }
+    if rows == 0 {
+        return Err(FfiError::invalid("rows", "is 0"));
+    }
+    let (in_cols, out_cols) = model.dims();
+    if cols != in_cols {
+        return Err(FfiError::new(
+            Status::RECKON_SHAPE,
+            format!(
+                "cols: {} takes {in_cols} columns per row, got {cols}",
+                model.arch()
+            ),
+        ));
+    }
+    checked_len(rows, out_cols, "rows")
+}
+
+/// Dense models: `rows × cols` row-major features in `x`, `rows × out_cols` results written to
+/// `out` (which holds `out_len` floats). Nothing is written unless the call succeeds.
+#[no_mangle]
+pub unsafe extern "C" fn reckon_model_predict(
+    m: *const reckon_model,
+    x: *const f32,
+    rows: usize,
+    cols: usize,
+    out: *mut f32,
+    out_len: usize,
+) -> reckon_status {
+    guard(|| {
+        // SAFETY: C contract: `m` is a live handle.
+        let model = unsafe { model_arg(m, "m") }?;
+        let needed = check_call(model, rows, cols, false)?;
+        // SAFETY: C contract: `x` holds rows × cols floats, `out` holds out_len floats.
+        let (x, out) = unsafe {
+            (
+                arg_slice(x, checked_len(rows, cols, "rows")?, "x")?,
+                out_prefix(out, out_len, needed, "out")?,
+            )
+        };
+        with_workspace(|ws| Ok(model.predict(x, rows, out, ws)?))
+    })
+}
+
+/// Id models: deepfm (`cols` = fields, one pCTR per row, uncalibrated) and two_tower (`cols` =
+/// 1, one L2-normalised user vector of D floats per row). Nothing is written unless the call
+/// succeeds.
+#[no_mangle]
+pub unsafe extern "C" fn reckon_model_predict_ids(
+    m: *const reckon_model,
+    ids: *const i64,
+    rows: usize,
+    cols: usize,
+    out: *mut f32,
+    out_len: usize,
+) -> reckon_status {
+    guard(|| {
+        // SAFETY: C contract: `m` is a live handle.
+        let model = unsafe { model_arg(m, "m") }?;
+        let needed = check_call(model, rows, cols, true)?;
+        // SAFETY: C contract: `ids` holds rows × cols ids, `out` holds out_len floats.
+        let (ids, out) = unsafe {
+            (
+                arg_slice(ids, checked_len(rows, cols, "rows")?, "ids")?,
+                out_prefix(out, out_len, needed, "out")?,
+            )
+        };
+        with_workspace(|ws| Ok(model.predict_ids(ids, rows, out, ws)?))
+    })
+}
+
+/// two_tower only: runs the chosen tower over `rows` ids and writes `rows × D` L2-normalised
+/// vectors to `out`. Nothing is written unless the call succeeds.
+#[no_mangle]
+pub unsafe extern "C" fn reckon_tower_embed(
+    m: *const reckon_model,
+    tower: reckon_tower,
+    ids: *const i64,
+    rows: usize,
+    out: *mut f32,
+    out_len: usize,
+) -> reckon_status {
+    guard(|| {
+        // SAFETY: C contract: `m` is a live handle.
+        let model = unsafe { model_arg(m, "m") }?;
+        let Model::TwoTower(towers) = model.as_ref() else {
+            return Err(FfiError::invalid(
+                "m",
+                format_args!(
+                    "{} has no towers; reckon_tower_embed needs two_tower",
+                    model.arch()
+                ),
+            ));
+        };
+        let tower = match tower {
+            t if t == reckon_tower_code::RECKON_TOWER_USER as reckon_tower => Tower::User,
+            t if t == reckon_tower_code::RECKON_TOWER_ITEM as reckon_tower => Tower::Item,
+            other => {
+                return Err(FfiError::invalid(
+                    "tower",
+                    format_args!("{other} is neither RECKON_TOWER_USER nor RECKON_TOWER_ITEM"),
+                ))
+            }
+        };
+        if rows == 0 {
+            return Err(FfiError::invalid("rows", "is 0"));
+        }
+        let needed = checked_len(rows, towers.dim(), "rows")?;
+        // SAFETY: C contract: `ids` holds `rows` ids, `out` holds out_len floats.
+        let (ids, out) = unsafe {
+            (
+                arg_slice(ids, rows, "ids")?,
+                out_prefix(out, out_len, needed, "out")?,
+            )
+        };
+        with_workspace(|ws| Ok(towers.embed(tower, ids, out, &mut ws.two_tower)?))
+    })
+}
