@@ -5,7 +5,7 @@
 //!   20 iterations instead of reckon's faster 128 / 10) on a clustered Gaussian mixture at the smallest nprobe whose
 //!   recall@100 against exact f32 is ≥ 0.95 (target ≤ 1 ms per query).
 //!
-//! The data recipe (counter-based splitmix64 + Box-Muller, 1000 centres, see [`Mixture`]) is
+//! The data recipe (counter-based splitmix64 + Box-Muller, 1000 centres, see `benches/common/mixture.rs`) is
 //! repeated in `benches/peers/faiss_compare.py`, so FAISS runs on the same vectors; that script
 //! reads this bench's `summary` and `ivf nprobe` lines.
 //!
@@ -14,6 +14,7 @@
 #[path = "common/mod.rs"]
 mod common;
 use common::median;
+use common::mixture::{self, CLUSTERS};
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -32,50 +33,9 @@ const K: usize = 100;
 const NQ: usize = 64;
 /// Queries recall is averaged over.
 const RECALL_QUERIES: usize = 200;
-/// Gaussian-mixture centres; each item is `normalize(centre + SIGMA · noise)`.
-const CLUSTERS: u64 = 1000;
-const SIGMA: f32 = 1.0;
 const NLIST: usize = 1024;
 const NPROBES: [usize; 8] = [1, 2, 4, 8, 16, 32, 64, 128];
 const MIN_RECALL: f64 = 0.95;
-
-/// The shared data recipe: every value is a pure function of (stream, counter), so numpy can
-/// generate the same numbers vectorised.
-struct Mixture;
-impl Mixture {
-    fn hash(stream: u64, i: u64) -> u64 {
-        let mut z = ((stream << 40) | i).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn uniform(stream: u64, i: u64) -> f64 {
-        ((Self::hash(stream, i) >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-    fn normal(stream: u64, j: u64) -> f32 {
-        let (a, b) = (
-            Self::uniform(stream, 2 * j),
-            Self::uniform(stream, 2 * j + 1),
-        );
-        ((-2.0 * a.ln()).sqrt() * (std::f64::consts::TAU * b).cos()) as f32
-    }
-    /// `n` rows: cluster from `assign_stream`, noise from `noise_stream`, L2-normalised.
-    fn rows(n: usize, assign_stream: u64, noise_stream: u64) -> Vec<f32> {
-        let centres: Vec<f32> = (0..CLUSTERS * D as u64)
-            .map(|j| Self::normal(1, j))
-            .collect();
-        let mut v = vec![0.0f32; n * D];
-        for (i, row) in v.chunks_exact_mut(D).enumerate() {
-            let c = (Self::hash(assign_stream, i as u64) % CLUSTERS) as usize;
-            for (j, x) in row.iter_mut().enumerate() {
-                *x = centres[c * D + j] + SIGMA * Self::normal(noise_stream, (i * D + j) as u64);
-            }
-            let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
-            row.iter_mut().for_each(|x| *x /= norm);
-        }
-        v
-    }
-}
 
 /// One search call, for the recall helper.
 type SearchFn<'a> = &'a dyn Fn(&ItemIndex, &[f32], &mut SearchWorkspace, &mut Vec<Hit>);
@@ -95,8 +55,8 @@ fn group(c: &mut Criterion) -> criterion::BenchmarkGroup<'_, criterion::measurem
 
 fn bench_retrieval(c: &mut Criterion) {
     let t = Instant::now();
-    let data = Mixture::rows(N, 2, 3);
-    let queries = Mixture::rows(RECALL_QUERIES.max(NQ), 4, 5);
+    let data = mixture::rows(N, D, 2, 3);
+    let queries = mixture::rows(RECALL_QUERIES.max(NQ), D, 4, 5);
     let ids: Vec<i64> = (0..N as i64).collect();
     println!(
         "data: {N} x {D} mixture of {CLUSTERS} clusters, made in {:.1} s",

@@ -1,5 +1,8 @@
 //! Timing shared by the benches' summary lines (criterion measures separately).
 
+#[allow(dead_code)] // only the retrieval benches use it
+pub mod mixture;
+
 use std::time::{Duration, Instant};
 
 /// (median, best) seconds per call of `f` over `samples` samples, each at least `min_sample`
