@@ -90,6 +90,106 @@ typedef enum {
 } reckon_tower_code;
 
 /**
+ * The values a `reckon_item_dtype` takes.
+ */
+typedef enum {
+  /**
+   * 32-bit float (exact).
+   */
+  RECKON_ITEM_F32 = 0,
+  /**
+   * IEEE half precision (half the memory; scores differ slightly from f32).
+   */
+  RECKON_ITEM_F16 = 1,
+  /**
+   * bfloat16 (half the memory; coarser than f16).
+   */
+  RECKON_ITEM_BF16 = 2,
+} reckon_item_dtype_code;
+
+/**
+ * The values a `reckon_ranking_metric` takes.
+ */
+typedef enum {
+  /**
+   * NDCG@k (mean NDCG).
+   */
+  RECKON_METRIC_NDCG = 0,
+  /**
+   * Reciprocal rank (MRR when averaged); k is ignored.
+   */
+  RECKON_METRIC_MRR = 1,
+  /**
+   * Precision@k.
+   */
+  RECKON_METRIC_PRECISION = 2,
+  /**
+   * Recall@k.
+   */
+  RECKON_METRIC_RECALL = 3,
+  /**
+   * Hit@k (hit rate when averaged).
+   */
+  RECKON_METRIC_HIT_RATE = 4,
+} reckon_ranking_metric_code;
+
+/**
+ * The values a `reckon_intent` takes.
+ */
+typedef enum {
+  /**
+   * A transactional keyword occurs ("buy", "price", ...); checked first.
+   */
+  RECKON_INTENT_TRANSACTIONAL = 0,
+  /**
+   * An informational keyword occurs ("how", "tutorial", ...) and no transactional one.
+   */
+  RECKON_INTENT_INFORMATIONAL = 1,
+  /**
+   * Neither: the user looks for a place or thing by name.
+   */
+  RECKON_INTENT_NAVIGATIONAL = 2,
+} reckon_intent_code;
+
+/**
+ * The values a `reckon_query_type` takes.
+ */
+typedef enum {
+  /**
+   * One token.
+   */
+  RECKON_QUERY_HEAD = 0,
+  /**
+   * Two or three tokens.
+   */
+  RECKON_QUERY_TORSO = 1,
+  /**
+   * Four tokens or more.
+   */
+  RECKON_QUERY_TAIL = 2,
+} reckon_query_type_code;
+
+/**
+ * A DeepFM model with the calibration stored in its file, if any. Opaque; immutable after
+ * opening, so one handle may be shared by any number of threads calling it at once.
+ */
+typedef struct reckon_ctr reckon_ctr;
+
+/**
+ * A fraud model with its feature engine (the streaming state of every user and device).
+ * Opaque. Every call takes a `const` handle: the state is internally locked per shard, so
+ * one handle may be shared by any number of threads scoring at once, and each transaction
+ * is applied atomically.
+ */
+typedef struct reckon_fraud reckon_fraud;
+
+/**
+ * An item index: ids, vectors, optional categories and optional IVF lists. Opaque; immutable,
+ * so one handle may be searched by any number of threads at once.
+ */
+typedef struct reckon_index reckon_index;
+
+/**
  * A loaded model. Opaque; immutable after opening, so one handle may be shared by any number
  * of threads calling it at once.
  */
@@ -103,16 +203,369 @@ typedef struct reckon_model reckon_model;
 typedef struct reckon_options reckon_options;
 
 /**
+ * A parsed query. Opaque; its strings are owned by it and stay valid until it is freed with
+ * `reckon_parsed_query_free`. Immutable, so it may be read from several threads.
+ */
+typedef struct reckon_parsed_query reckon_parsed_query;
+
+/**
+ * Query understanding over a set of lexicons (stop words, intent keywords, entities).
+ * Opaque; immutable, so one handle may be shared by any number of threads.
+ */
+typedef struct reckon_query_parser reckon_query_parser;
+
+/**
+ * A recommender: a two_tower model, an item index and a ranker. Opaque; immutable, so one
+ * handle may serve any number of threads at once. It holds its own references to the model
+ * and index handles' contents, so those handles may be freed before or after it.
+ */
+typedef struct reckon_recommender reckon_recommender;
+
+/**
+ * An `ltr` model plus a query parser. Opaque; immutable, so one handle may be shared by any
+ * number of threads ranking at once.
+ */
+typedef struct reckon_search_ranker reckon_search_ranker;
+
+/**
  * What a reckon C function reports: `RECKON_OK` (0) or one of the `RECKON_*` failure classes;
  * `reckon_last_error()` holds the full message for this thread.
  */
 typedef int reckon_status;
 
 /**
+ * Settings of a fraud engine; start from `reckon_fraud_config_default()` and change fields.
+ */
+typedef struct {
+  /**
+   * Seconds after which an idle user or device is forgotten and its memory freed; at least
+   * 86400 + `max_lateness_seconds`. `INFINITY`: never. Default 30 days.
+   */
+  double ttl_seconds;
+  /**
+   * How much older (seconds) than the newest transaction seen a transaction may be and
+   * still be accepted; older ones get `RECKON_LATE`. Default 3600.
+   */
+  double max_lateness_seconds;
+  /**
+   * `device_user_count` saturates here (bounds each device's memory); at least 1.
+   * Default 64.
+   */
+  uint32_t max_device_users;
+  /**
+   * Lock shards: a power of two from 1 to 4096; more, less contention between threads.
+   * Never changes a feature. Default 64.
+   */
+  size_t shards;
+  /**
+   * Decision threshold: a transaction is flagged when its score ≥ this; in [0, 1].
+   * Default 0.5 (the seed's).
+   */
+  float threshold;
+} reckon_fraud_config;
+
+/**
+ * One payment, as the features read it.
+ */
+typedef struct {
+  /**
+   * The paying user (opaque: hash string ids to 64 bits first).
+   */
+  uint64_t user_id;
+  /**
+   * The device it came from (opaque).
+   */
+  uint64_t device_id;
+  /**
+   * Seconds since the Unix epoch, UTC (finite, ≥ 0; fractions allowed).
+   */
+  double timestamp;
+  /**
+   * Amount in currency units (finite, 0 ≤ amount ≤ 1e15).
+   */
+  double amount;
+  /**
+   * Whether the payment crosses a border.
+   */
+  bool is_international;
+} reckon_transaction;
+
+/**
+ * What the system says about one transaction.
+ */
+typedef struct {
+  /**
+   * Fraud probability from the model, in [0, 1].
+   */
+  float score;
+  /**
+   * `score ≥ threshold`.
+   */
+  bool flagged;
+  /**
+   * The 11 features the model saw, in the order `reckon_fraud_feature_name` names them
+   * (booleans as 0/1).
+   */
+  float features[11];
+} reckon_fraud_decision;
+
+/**
+ * Precision an index stores its vectors in, a `reckon_item_dtype_code` value (an int rather
+ * than the enum, so that any value C passes is safe to check).
+ */
+typedef int reckon_item_dtype;
+
+/**
+ * How `reckon_index_build` builds an index. Start from `reckon_index_build_options_default()`
+ * and change the fields you need.
+ */
+typedef struct {
+  /**
+   * Stored precision, a `reckon_item_dtype_code` (default `RECKON_ITEM_F32`).
+   */
+  reckon_item_dtype dtype;
+  /**
+   * NULL (no categories, the default), or one category per item: `categories[i]` is item
+   * id i's category. Only read during the call.
+   */
+  const int64_t *categories;
+  /**
+   * Entries in `categories`: 0 with NULL, else the item tower's vocabulary size.
+   */
+  size_t categories_len;
+  /**
+   * Train IVF lists (k-means) so that `reckon_index_search_ivf` works (default false).
+   */
+  bool ivf;
+  /**
+   * IVF lists, 1..=items; 0 (the default) means about 4·√items.
+   */
+  size_t nlist;
+  /**
+   * k-means iterations (default 10).
+   */
+  size_t iterations;
+  /**
+   * k-means seed: the same seed and items give the same lists (default 0x5eed).
+   */
+  uint64_t seed;
+} reckon_index_build_options;
+
+/**
+ * What `reckon_index_describe` reports.
+ */
+typedef struct {
+  /**
+   * Number of items.
+   */
+  size_t len;
+  /**
+   * Vector width: the `dim` every query must have.
+   */
+  size_t dim;
+  /**
+   * Stored precision: `"f32"`, `"f16"` or `"bf16"`. Static storage: valid forever.
+   */
+  const char *dtype;
+  /**
+   * Whether the index has IVF lists (`reckon_index_search_ivf` works).
+   */
+  bool has_ivf;
+  /**
+   * Number of IVF lists (0 without IVF).
+   */
+  size_t nlist;
+  /**
+   * Whether the index has a category per item.
+   */
+  bool has_categories;
+} reckon_index_info;
+
+/**
+ * One search result.
+ */
+typedef struct {
+  /**
+   * The item's id.
+   */
+  int64_t id;
+  /**
+   * Dot product of the query with the item's vector.
+   */
+  float score;
+} reckon_hit;
+
+/**
+ * Which ranking metric `reckon_metric_mean_over_queries` averages, a
+ * `reckon_ranking_metric_code` value (an int, so any value C passes is safe to check).
+ */
+typedef int reckon_ranking_metric;
+
+/**
+ * The seed's fraud metrics at a threshold (`reckon_metric_threshold`).
+ */
+typedef struct {
+  /**
+   * Flagged (score ≥ threshold) and positive.
+   */
+  size_t true_positives;
+  /**
+   * Flagged and negative.
+   */
+  size_t false_positives;
+  /**
+   * Not flagged and positive.
+   */
+  size_t false_negatives;
+  /**
+   * Not flagged and negative.
+   */
+  size_t true_negatives;
+  /**
+   * `tp / (tp + fp)`, 0 when nothing is flagged.
+   */
+  double precision;
+  /**
+   * `tp / (tp + fn)`, 0 when there is no positive.
+   */
+  double recall;
+  /**
+   * `2·P·R / (P + R)`, 0 when `P + R = 0`.
+   */
+  double f1;
+  /**
+   * `fp / (fp + tn)`, 0 when there is no negative.
+   */
+  double false_positive_rate;
+} reckon_threshold_metrics;
+
+/**
  * Which tower of a `two_tower` model `reckon_tower_embed` runs, a `reckon_tower_code` value
  * (an int rather than the enum, so that any value C passes is safe to check).
  */
 typedef int reckon_tower;
+
+/**
+ * Request-independent settings. Start from `reckon_recommend_config_default()`. The ranker's
+ * head weights (`score = w₁·p_click + w₂·p_engage + w₃·p_share`) come from the ranker file
+ * (`reckon.score_weights`, default 1, 2, 3), not from here.
+ */
+typedef struct {
+  /**
+   * Candidates retrieved from the index (default 100); at least 1. More than the index holds
+   * retrieves every item.
+   */
+  size_t retrieve_k;
+  /**
+   * Items returned after re-ranking (default 20); at least 1. The output buffer must hold
+   * this many.
+   */
+  size_t top_n;
+  /**
+   * IVF lists probed during retrieval; 0 (the default) searches exactly. Non-zero needs an
+   * index with IVF lists.
+   */
+  size_t nprobe;
+  /**
+   * MMR relevance weight in [0, 1] (default 0.7): 1 orders by ranker score alone, 0 by
+   * diversity alone.
+   */
+  float mmr_lambda;
+  /**
+   * At most this many items per category (needs an index with categories); 0 (the default)
+   * means no cap.
+   */
+  size_t per_category_cap;
+} reckon_recommend_config;
+
+/**
+ * One recommended item with every score that led to it.
+ */
+typedef struct {
+  /**
+   * The item's id.
+   */
+  int64_t item_id;
+  /**
+   * The item's category when `has_category`, else 0.
+   */
+  int64_t category;
+  /**
+   * Dot product of the user and item vectors (the retrieval score).
+   */
+  float retrieval_score;
+  /**
+   * Ranker head: probability of a click.
+   */
+  float p_click;
+  /**
+   * Ranker head: probability of engagement.
+   */
+  float p_engage;
+  /**
+   * Ranker head: probability of a share.
+   */
+  float p_share;
+  /**
+   * Weighted ranker score `w₁·p_click + w₂·p_engage + w₃·p_share`.
+   */
+  float score;
+  /**
+   * Marginal MMR score when the item was picked (what the final order follows).
+   */
+  float mmr_score;
+  /**
+   * Whether the index has categories (`category` is meaningful).
+   */
+  bool has_category;
+} reckon_recommendation;
+
+/**
+ * A query's intent, a `reckon_intent_code` value.
+ */
+typedef int reckon_intent;
+
+/**
+ * A query's popularity class by token count, a `reckon_query_type_code` value.
+ */
+typedef int reckon_query_type;
+
+/**
+ * A lexicon entity found in a query. The strings belong to the `reckon_parsed_query` it came
+ * from and stay valid until that is freed.
+ */
+typedef struct {
+  /**
+   * The entity kind, e.g. `"brand"`.
+   */
+  const char *kind;
+  /**
+   * The lexicon entry matched, normalised (lowercased tokens joined by single spaces).
+   */
+  const char *text;
+  /**
+   * First token it covers (index into the query's tokens).
+   */
+  size_t token_start;
+  /**
+   * One past the last token it covers.
+   */
+  size_t token_end;
+} reckon_entity;
+
+/**
+ * One ranked candidate.
+ */
+typedef struct {
+  /**
+   * The candidate's row in the caller's feature matrix.
+   */
+  size_t index;
+  /**
+   * The LTR model's relevance score.
+   */
+  float score;
+} reckon_search_hit;
 
 #ifdef __cplusplus
 extern "C" {
@@ -174,6 +627,381 @@ reckon_status reckon_options_set_oov_fallback(reckon_options *opts, int64_t row)
 reckon_status reckon_options_set_device(reckon_options *opts, const char *device);
 
 /**
+ * Opens a `deepfm` weight file at `path` (UTF-8) and the calibration stored in it
+ * (`calibration.*` tensors and `reckon.calibration`; a file without them passes pCTR through).
+ * `opts` may be NULL (defaults). On success `*out` holds a handle to free with
+ * `reckon_ctr_free`; on failure `*out` is left unchanged. Another architecture is
+ * `RECKON_INVALID_ARGUMENT`; a malformed calibration is `RECKON_FORMAT`.
+ */
+reckon_status reckon_ctr_open(const char *path, const reckon_options *opts, reckon_ctr **out);
+
+/**
+ * Frees a CTR pipeline. NULL is fine.
+ */
+void reckon_ctr_free(reckon_ctr *c);
+
+/**
+ * The number of id columns (fields) per row in `*out`.
+ */
+reckon_status reckon_ctr_fields(const reckon_ctr *c, size_t *out);
+
+/**
+ * The calibration method stored with the model in `*out`: `"binned"` (the seed's ratio map),
+ * `"platt"`, `"isotonic"`, or `"none"` when the file has no calibration (then calibrated pCTR
+ * equals raw pCTR bit for bit). Static storage: valid forever.
+ */
+reckon_status reckon_ctr_calibration(const reckon_ctr *c, const char **out);
+
+/**
+ * Scores `rows` impressions of `cols` ids each (row-major `int64_t`, `cols` must equal
+ * `reckon_ctr_fields`, else `RECKON_SHAPE`). Writes one raw pCTR per row to `pctr` (which
+ * holds `pctr_len` floats) and one calibrated pCTR per row to `calibrated` (`calibrated_len`
+ * floats); calibrated equals raw when the file has no calibration. Either output may be NULL
+ * (with length 0) when it is not wanted, not both. An id outside its field's vocabulary is
+ * `RECKON_OUT_OF_RANGE` unless the options set a fallback row. Nothing is written unless the
+ * call succeeds.
+ */
+reckon_status reckon_ctr_predict(const reckon_ctr *c,
+                                 const int64_t *ids,
+                                 size_t rows,
+                                 size_t cols,
+                                 float *pctr,
+                                 size_t pctr_len,
+                                 float *calibrated,
+                                 size_t calibrated_len);
+
+/**
+ * The default settings: 30-day TTL, 1 h lateness, 64 users per device, 64 shards, threshold
+ * 0.5. Never fails.
+ */
+reckon_fraud_config reckon_fraud_config_default(void);
+
+/**
+ * Opens the `fraud` model at `model_path` (UTF-8; it must take the 11 features in order) and
+ * starts an empty engine with `config` (NULL: `reckon_fraud_config_default()`). `opts` may be
+ * NULL (defaults). On success `*out` holds a handle to free with `reckon_fraud_free`; on
+ * failure `*out` is left unchanged. A setting out of range or a model of another architecture
+ * or width is `RECKON_INVALID_ARGUMENT` (the message names the field).
+ */
+reckon_status reckon_fraud_open(const char *model_path,
+                                const reckon_fraud_config *config,
+                                const reckon_options *opts,
+                                reckon_fraud **out);
+
+/**
+ * Frees a fraud handle and all its state. NULL is fine. No other thread may be using it.
+ */
+void reckon_fraud_free(reckon_fraud *f);
+
+/**
+ * Features, score and decision for `*txn` from the history before it, written to `*out`;
+ * then the transaction is recorded. Errors, with nothing recorded and `*out` untouched:
+ * `RECKON_INVALID_ARGUMENT` for a NaN, infinite or negative amount or timestamp (or an amount
+ * above 1e15), `RECKON_LATE` for a timestamp more than `max_lateness_seconds` older than the
+ * newest one seen.
+ */
+reckon_status reckon_fraud_score(const reckon_fraud *f,
+                                 const reckon_transaction *txn,
+                                 reckon_fraud_decision *out);
+
+/**
+ * `reckon_fraud_score` for `n` (≥ 1) transactions in order, each seeing those before it, into
+ * `out[0..n)` (`out` holds `out_len` decisions); faster than `n` single calls.
+ *
+ * Every transaction is checked first — values, and lateness against the newest timestamp as
+ * the batch itself advances it — so one bad transaction anywhere in the batch fails the call
+ * with nothing recorded and `out` untouched. The one exception: another thread scoring on the
+ * same handle meanwhile can advance the newest timestamp so that a later transaction of this
+ * batch becomes late after earlier ones were recorded; the call then returns `RECKON_LATE`
+ * with those earlier ones recorded (and `out` still untouched).
+ */
+reckon_status reckon_fraud_score_batch(const reckon_fraud *f,
+                                       const reckon_transaction *txns,
+                                       size_t n,
+                                       reckon_fraud_decision *out,
+                                       size_t out_len);
+
+/**
+ * Writes the engine's whole state to the file at `path` (UTF-8), through a temporary file
+ * `path` + ".tmp" renamed into place, so a crash never leaves a half-written snapshot under
+ * `path`. A consistent cut: concurrent scoring waits while it is taken. `RECKON_IO` if the
+ * file cannot be written.
+ */
+reckon_status reckon_fraud_snapshot(const reckon_fraud *f, const char *path);
+
+/**
+ * Replaces the engine's state by the snapshot in the file at `path` (UTF-8), exactly as it
+ * was taken. The file is read and fully checked first: on any error the state is unchanged.
+ * Errors: `RECKON_IO` (unreadable), `RECKON_FORMAT` (truncated, corrupted, another version,
+ * or taken with another `ttl_seconds`, `max_lateness_seconds` or `max_device_users`).
+ */
+reckon_status reckon_fraud_restore(const reckon_fraud *f, const char *path);
+
+/**
+ * How many users and devices the engine holds in memory (including idle ones not yet
+ * swept). Either out-pointer may be NULL if that count is not wanted.
+ */
+reckon_status reckon_fraud_counts(const reckon_fraud *f, size_t *users, size_t *devices);
+
+/**
+ * The newest timestamp accepted so far (0 before the first transaction), in `*out`.
+ * Transactions older than this minus `max_lateness_seconds` are refused.
+ */
+reckon_status reckon_fraud_watermark(const reckon_fraud *f, double *out);
+
+/**
+ * Frees every user and device idle past the TTL now, in one pass (scoring already does this
+ * a little at a time; call it from a maintenance thread for a tighter memory bound). Never
+ * changes a feature. `dropped` (may be NULL) receives how many ids were freed.
+ */
+reckon_status reckon_fraud_expire_idle(const reckon_fraud *f, size_t *dropped);
+
+/**
+ * The name of feature `i` (0 ≤ i < 11) of `reckon_fraud_decision.features` in `*out`, e.g.
+ * `"txn_count_1h"`. Static storage: valid forever. `RECKON_OUT_OF_RANGE` for i ≥ 11, so a
+ * loop may also stop there.
+ */
+reckon_status reckon_fraud_feature_name(size_t i, const char **out);
+
+/**
+ * The defaults: f32 vectors, no categories, no IVF (nlist 0 = about 4·√items, 10 iterations,
+ * seed 0x5eed when `ivf` is set).
+ */
+reckon_index_build_options reckon_index_build_options_default(void);
+
+/**
+ * Opens the `item_index` file at `path` (UTF-8, NUL-terminated; as written by
+ * `reckon_index_save` or `reckon index build`). `opts` may be NULL (defaults; only the ISA
+ * setting matters here). On success `*out` holds a handle to free with `reckon_index_free`;
+ * on failure `*out` is left unchanged. A file of another kind gives `RECKON_INVALID_ARGUMENT`,
+ * a malformed one `RECKON_FORMAT`.
+ */
+reckon_status reckon_index_open(const char *path, const reckon_options *opts, reckon_index **out);
+
+/**
+ * Builds an index in memory from a two_tower model: runs the item tower over every item id
+ * (0 .. item vocabulary − 1) and, if `opts->ivf`, trains IVF lists. `opts` may be NULL
+ * (`reckon_index_build_options_default()`). The index does not keep the model. On success
+ * `*out` holds a handle to free with `reckon_index_free`. Errors: a model that is not
+ * two_tower, a bad dtype or nlist (`RECKON_INVALID_ARGUMENT`), `categories_len` not the item
+ * count (`RECKON_SHAPE`).
+ */
+reckon_status reckon_index_build(const reckon_model *model,
+                                 const reckon_index_build_options *opts,
+                                 reckon_index **out);
+
+/**
+ * Writes the index (with its IVF lists, if any) to `path` (UTF-8, NUL-terminated) through a
+ * temporary file and a rename, so readers never see half a file. `RECKON_IO` on failure.
+ */
+reckon_status reckon_index_save(const reckon_index *index, const char *path);
+
+/**
+ * Frees an index. NULL is fine. Recommenders built from it keep their own reference.
+ */
+void reckon_index_free(reckon_index *index);
+
+/**
+ * Size, width, precision and IVF state of the index, written to `*out`.
+ */
+reckon_status reckon_index_describe(const reckon_index *index, reckon_index_info *out);
+
+/**
+ * Exact search: the `k` items whose vectors have the largest dot product with `query` (`dim`
+ * floats, the index's width), best first (ties to the lower row), skipping the
+ * `exclude_len` ids in `exclude` (any order; unknown ids are ignored; NULL if 0). `k` must be
+ * in 1..=items: a larger `k` is `RECKON_INVALID_ARGUMENT`, not a clamp. `out` holds `out_len`
+ * hits and must hold at least `k`; `*out_count` receives how many were written, which is `k`
+ * unless exclusions leave fewer items. Errors: wrong `dim` (`RECKON_SHAPE`), a NaN or
+ * infinite query value (`RECKON_NON_FINITE`). Nothing is written unless the call succeeds.
+ */
+reckon_status reckon_index_search(const reckon_index *index,
+                                  const float *query,
+                                  size_t dim,
+                                  size_t k,
+                                  const int64_t *exclude,
+                                  size_t exclude_len,
+                                  reckon_hit *out,
+                                  size_t out_len,
+                                  size_t *out_count);
+
+/**
+ * Exact search for `n_queries` queries at once (row-major `n_queries × dim` in `queries`);
+ * much faster than one call per query. Query q's results fill row q of `out` (`n_queries × k`
+ * hits, row-major; `out_len` ≥ `n_queries × k`) and `counts[q]` (`counts` holds `n_queries`
+ * entries) says how many of the row's slots are real; the rest are set to
+ * `{ .id = -1, .score = -INFINITY }`. Exclusions: `exclude_offsets` NULL for none, else
+ * `n_queries + 1` non-decreasing offsets, query q skipping the ids
+ * `exclude[exclude_offsets[q] .. exclude_offsets[q + 1]]` (so `exclude` holds
+ * `exclude_offsets[n_queries]` ids). `k`, `dim` and errors as `reckon_index_search`;
+ * `n_queries` = 0 is `RECKON_INVALID_ARGUMENT`. Nothing is written unless the call succeeds.
+ */
+reckon_status reckon_index_search_batch(const reckon_index *index,
+                                        const float *queries,
+                                        size_t n_queries,
+                                        size_t dim,
+                                        size_t k,
+                                        const int64_t *exclude,
+                                        const size_t *exclude_offsets,
+                                        reckon_hit *out,
+                                        size_t out_len,
+                                        size_t *counts);
+
+/**
+ * Approximate search through the index's IVF lists: scores the list centroids, scans the
+ * `nprobe` best lists (`nprobe` ≥ nlist scans all and equals `reckon_index_search`). Arguments,
+ * results and errors as `reckon_index_search`, plus `RECKON_INVALID_ARGUMENT` when the index
+ * has no IVF lists or `nprobe` is 0. `*out_count` is below `k` when the probed lists hold
+ * fewer items.
+ */
+reckon_status reckon_index_search_ivf(const reckon_index *index,
+                                      const float *query,
+                                      size_t dim,
+                                      size_t k,
+                                      size_t nprobe,
+                                      const int64_t *exclude,
+                                      size_t exclude_len,
+                                      reckon_hit *out,
+                                      size_t out_len,
+                                      size_t *out_count);
+
+/**
+ * Copies item `id`'s vector (widened to f32; `dim` floats) into `out`, which holds `out_len`
+ * floats. An id not in the index is `RECKON_OUT_OF_RANGE`. Nothing is written on failure.
+ */
+reckon_status reckon_index_vector(const reckon_index *index,
+                                  int64_t id,
+                                  float *out,
+                                  size_t out_len);
+
+/**
+ * ROC-AUC of `scores` (`n_scores` floats) against 0/1 `labels` (`n_labels` floats), ties
+ * counting ½. Needs at least one positive and one negative.
+ */
+reckon_status reckon_metric_roc_auc(const float *scores,
+                                    size_t n_scores,
+                                    const float *labels,
+                                    size_t n_labels,
+                                    double *out);
+
+/**
+ * PR-AUC as average precision (scikit-learn's `average_precision_score`) of `scores` against
+ * 0/1 `labels`. Needs at least one positive.
+ */
+reckon_status reckon_metric_pr_auc(const float *scores,
+                                   size_t n_scores,
+                                   const float *labels,
+                                   size_t n_labels,
+                                   double *out);
+
+/**
+ * Mean binary cross-entropy of probabilities `probs` (in `[0, 1]`, clipped to
+ * `[1e-15, 1 − 1e-15]`) against 0/1 `labels`. Needs at least one prediction.
+ */
+reckon_status reckon_metric_log_loss(const float *probs,
+                                     size_t n_probs,
+                                     const float *labels,
+                                     size_t n_labels,
+                                     double *out);
+
+/**
+ * Expected calibration error of probabilities `probs` against 0/1 `labels` over `bins`
+ * equal-width bins of `[0, 1]` (10 is the usual choice). Needs at least one prediction.
+ */
+reckon_status reckon_metric_ece(const float *probs,
+                                size_t n_probs,
+                                const float *labels,
+                                size_t n_labels,
+                                size_t bins,
+                                double *out);
+
+/**
+ * NDCG@k (gain `2^r − 1`, discount `log2(i + 2)`) of the ranking `scores` induces over one
+ * query's documents with graded `relevance` (same order as `scores`); ties in score keep
+ * input order. 0 when no document is relevant.
+ */
+reckon_status reckon_metric_ndcg_at(const float *scores,
+                                    size_t n_scores,
+                                    const float *relevance,
+                                    size_t n_relevance,
+                                    size_t k,
+                                    double *out);
+
+/**
+ * Reciprocal rank of one query: `1 / (1 + position of the first relevant document)` (grade
+ * above 0) in score order, 0 when none is relevant. MRR over many queries:
+ * `reckon_metric_mean_over_queries` with `RECKON_METRIC_MRR`.
+ */
+reckon_status reckon_metric_mrr(const float *scores,
+                                size_t n_scores,
+                                const float *relevance,
+                                size_t n_relevance,
+                                double *out);
+
+/**
+ * Precision@k of one query: relevant documents (grade > 0) among the top k by score, divided
+ * by k (even when fewer than k documents exist).
+ */
+reckon_status reckon_metric_precision_at(const float *scores,
+                                         size_t n_scores,
+                                         const float *relevance,
+                                         size_t n_relevance,
+                                         size_t k,
+                                         double *out);
+
+/**
+ * Recall@k of one query: relevant documents among the top k by score, divided by all
+ * relevant documents; 0 when none is relevant.
+ */
+reckon_status reckon_metric_recall_at(const float *scores,
+                                      size_t n_scores,
+                                      const float *relevance,
+                                      size_t n_relevance,
+                                      size_t k,
+                                      double *out);
+
+/**
+ * Hit@k of one query: 1 if any of the top k documents by score is relevant, else 0.
+ */
+reckon_status reckon_metric_hit_at(const float *scores,
+                                   size_t n_scores,
+                                   const float *relevance,
+                                   size_t n_relevance,
+                                   size_t k,
+                                   double *out);
+
+/**
+ * A ranking metric computed per query and averaged with equal weight per query: row `i` has
+ * score `scores[i]`, grade `relevance[i]` and query id `groups[i]` (a query's rows need not be
+ * adjacent). `k` is the cutoff (ignored by `RECKON_METRIC_MRR`). Queries with no relevant
+ * document are left out of the mean (as trec_eval does); `queries` and `skipped` (either may
+ * be NULL) receive how many were counted and left out. The mean is 0 when none was counted.
+ */
+reckon_status reckon_metric_mean_over_queries(reckon_ranking_metric metric,
+                                              size_t k,
+                                              const float *scores,
+                                              size_t n_scores,
+                                              const float *relevance,
+                                              size_t n_relevance,
+                                              const int64_t *groups,
+                                              size_t n_groups,
+                                              double *out,
+                                              size_t *queries,
+                                              size_t *skipped);
+
+/**
+ * The seed's fraud metrics: flags every score ≥ `threshold` and compares with 0/1 `labels`.
+ * A ratio with a zero denominator is 0, so empty input gives all zeros rather than an error.
+ * A NaN score or threshold is `RECKON_INVALID_ARGUMENT`.
+ */
+reckon_status reckon_metric_threshold(const float *scores,
+                                      size_t n_scores,
+                                      const float *labels,
+                                      size_t n_labels,
+                                      float threshold,
+                                      reckon_threshold_metrics *out);
+
+/**
  * Opens the weight file at `path` (UTF-8, NUL-terminated) and builds the model its
  * `reckon.arch` metadata names. `opts` may be NULL (defaults). On success `*out` holds a handle
  * to free with `reckon_model_free`; on failure `*out` is left unchanged.
@@ -233,6 +1061,203 @@ reckon_status reckon_tower_embed(const reckon_model *m,
                                  size_t rows,
                                  float *out,
                                  size_t out_len);
+
+/**
+ * The defaults (the seed's 100 → 20, exact retrieval, λ = 0.7, no category cap).
+ */
+reckon_recommend_config reckon_recommend_config_default(void);
+
+/**
+ * Builds a recommender from a two_tower model (`towers`), an index of its item vectors
+ * (`index`, same width) and a ranker whose inputs are `3·D + C` columns (`C` context features
+ * per request). `config` may be NULL (`reckon_recommend_config_default()`). The recommender
+ * keeps what it needs: the three handles may be freed at any time afterwards. On success
+ * `*out` holds a handle to free with `reckon_recommender_free`. Errors
+ * (`RECKON_INVALID_ARGUMENT`): wrong model kinds, widths that disagree, `retrieve_k` or
+ * `top_n` 0, λ outside [0, 1], `nprobe` with an index without IVF lists; `RECKON_SHAPE` when
+ * the ranker takes fewer than `3·D` columns.
+ */
+reckon_status reckon_recommender_create(const reckon_model *towers,
+                                        const reckon_index *index,
+                                        const reckon_model *ranker,
+                                        const reckon_recommend_config *config,
+                                        reckon_recommender **out);
+
+/**
+ * Frees a recommender. NULL is fine.
+ */
+void reckon_recommender_free(reckon_recommender *rec);
+
+/**
+ * Sizes a caller needs: `dim`, the user vector width; `context_cols`, the context features
+ * each request passes; `top_n`, the most results a request writes (the `out_len` to
+ * allocate). Any out-pointer may be NULL if that value is not wanted.
+ */
+reckon_status reckon_recommender_dims(const reckon_recommender *rec,
+                                      size_t *dim,
+                                      size_t *context_cols,
+                                      size_t *top_n);
+
+/**
+ * Recommends up to `top_n` items for a known user: embeds `user_id` with the user tower,
+ * retrieves, ranks with `[u, v, u⊙v, context]` (`context`: `context_len` floats, exactly the
+ * ranker's context width from `reckon_recommender_dims`; NULL if 0), skips the
+ * `exclude_len` item ids in `exclude` (NULL if 0; e.g. items already seen) and re-ranks.
+ * `out` holds `out_len` ≥ `top_n` results, written best first; `*out_count` receives how many
+ * (below `top_n` only when there are too few candidates or the category cap leaves too few).
+ * Errors: a user id outside the user table (`RECKON_OUT_OF_RANGE`, unless the model was
+ * opened with an out-of-vocabulary fallback row), a wrong `context_len` (`RECKON_SHAPE`), a
+ * NaN or infinite context value (`RECKON_NON_FINITE`). Nothing is written on failure.
+ */
+reckon_status reckon_recommender_recommend(const reckon_recommender *rec,
+                                           int64_t user_id,
+                                           const float *context,
+                                           size_t context_len,
+                                           const int64_t *exclude,
+                                           size_t exclude_len,
+                                           reckon_recommendation *out,
+                                           size_t out_len,
+                                           size_t *out_count);
+
+/**
+ * As `reckon_recommender_recommend`, for a user vector computed elsewhere or cached (`user`:
+ * `dim` floats, the towers' width; normally L2-normalised, as the user tower makes them). A
+ * wrong `dim` is `RECKON_SHAPE`; a NaN or infinite value `RECKON_NON_FINITE`.
+ */
+reckon_status reckon_recommender_recommend_vector(const reckon_recommender *rec,
+                                                  const float *user,
+                                                  size_t dim,
+                                                  const float *context,
+                                                  size_t context_len,
+                                                  const int64_t *exclude,
+                                                  size_t exclude_len,
+                                                  reckon_recommendation *out,
+                                                  size_t out_len,
+                                                  size_t *out_count);
+
+/**
+ * Creates a query parser in `*out`: over the lexicon JSON file at `lexicon_path` (UTF-8; keys
+ * `stop_words`, `transactional`, `informational`, `entities`; a key left out keeps its
+ * default), or over the built-in lexicons (the seed's lists) when `lexicon_path` is NULL.
+ * Free it with `reckon_query_parser_free`; on failure `*out` is left unchanged. Errors:
+ * `RECKON_IO` (unreadable file), `RECKON_INVALID_ARGUMENT` (bad JSON, unknown key, empty
+ * entry).
+ */
+reckon_status reckon_query_parser_open(const char *lexicon_path, reckon_query_parser **out);
+
+/**
+ * Frees a query parser. NULL is fine. Rankers made with it keep their own copy.
+ */
+void reckon_query_parser_free(reckon_query_parser *p);
+
+/**
+ * Parses the UTF-8 `query` into `*out` (free it with `reckon_parsed_query_free`): lowercased
+ * tokens, stop words, intent, entities matched on whole words, head/torso/tail. A query with
+ * no word in it (empty, whitespace or punctuation only) is `RECKON_INVALID_ARGUMENT`; on
+ * failure `*out` is left unchanged.
+ */
+reckon_status reckon_query_parse(const reckon_query_parser *p,
+                                 const char *query,
+                                 reckon_parsed_query **out);
+
+/**
+ * Frees a parsed query (and the strings its accessors handed out). NULL is fine.
+ */
+void reckon_parsed_query_free(reckon_parsed_query *q);
+
+/**
+ * The query's intent: its code in `*code` and its name (`"transactional"`, `"informational"`
+ * or `"navigational"`, static storage) in `*name`; either may be NULL if not wanted.
+ */
+reckon_status reckon_parsed_query_intent(const reckon_parsed_query *q,
+                                         reckon_intent *code,
+                                         const char **name);
+
+/**
+ * The query's class by token count: its code in `*code` and its name (`"head"`, `"torso"` or
+ * `"tail"`, static storage) in `*name`; either may be NULL if not wanted.
+ */
+reckon_status reckon_parsed_query_type(const reckon_parsed_query *q,
+                                       reckon_query_type *code,
+                                       const char **name);
+
+/**
+ * The normalised query: its lowercased tokens joined by single spaces in `*text`, and the
+ * same without stop words in `*filtered` (either may be NULL if not wanted; `*filtered` may
+ * be `""`). `*tokens` (may be NULL) receives the token count. The strings belong to `q` and
+ * stay valid until it is freed.
+ */
+reckon_status reckon_parsed_query_text(const reckon_parsed_query *q,
+                                       const char **text,
+                                       const char **filtered,
+                                       size_t *tokens);
+
+/**
+ * The number of entities found, in `*out`.
+ */
+reckon_status reckon_parsed_query_entity_count(const reckon_parsed_query *q, size_t *out);
+
+/**
+ * Entity `i` (0 ≤ i < `reckon_parsed_query_entity_count`, in order of position) in `*out`;
+ * `RECKON_OUT_OF_RANGE` past the end. Its strings belong to `q` and stay valid until it is
+ * freed.
+ */
+reckon_status reckon_parsed_query_entity(const reckon_parsed_query *q,
+                                         size_t i,
+                                         reckon_entity *out);
+
+/**
+ * Creates a search ranker in `*out` from an `ltr` model and a query parser (NULL: the
+ * built-in lexicons). The ranker keeps its own references, so `m` and `p` may be freed right
+ * after. Free it with `reckon_search_ranker_free`. A model of another architecture is
+ * `RECKON_INVALID_ARGUMENT`; on failure `*out` is left unchanged.
+ */
+reckon_status reckon_search_ranker_create(const reckon_model *m,
+                                          const reckon_query_parser *p,
+                                          reckon_search_ranker **out);
+
+/**
+ * Frees a search ranker. NULL is fine.
+ */
+void reckon_search_ranker_free(reckon_search_ranker *r);
+
+/**
+ * Feature columns each candidate row must have (the `ltr` model's width), in `*out`.
+ */
+reckon_status reckon_search_ranker_features(const reckon_search_ranker *r, size_t *out);
+
+/**
+ * Parses `query` (UTF-8) and scores the caller's `rows` candidates (`candidates`: row-major
+ * `rows × cols` floats, `cols` = `reckon_search_ranker_features`, else `RECKON_SHAPE`), then
+ * writes all `rows` hits to `out` (which holds `out_len`), best score first; equal scores
+ * keep row order. `rows` = 0 is allowed: the query is still checked and nothing is written.
+ * An empty query is `RECKON_INVALID_ARGUMENT`; a non-finite feature `RECKON_NON_FINITE`
+ * (unless the model's options allow it). Nothing is written unless the call succeeds.
+ */
+reckon_status reckon_search_rank(const reckon_search_ranker *r,
+                                 const char *query,
+                                 const float *candidates,
+                                 size_t rows,
+                                 size_t cols,
+                                 reckon_search_hit *out,
+                                 size_t out_len);
+
+/**
+ * `reckon_search_rank`, plus the NDCG@k of the ranking in `*ndcg` given each candidate's
+ * graded relevance (`relevance[i]` for row `i`, `rows` floats, grades in [0, 64]; gain
+ * `2^r − 1`, discount `log2(i + 2)`; 0 when no candidate is relevant). `k` = 0 or a bad grade
+ * is `RECKON_INVALID_ARGUMENT`. Nothing is written unless the call succeeds.
+ */
+reckon_status reckon_search_rank_eval(const reckon_search_ranker *r,
+                                      const char *query,
+                                      const float *candidates,
+                                      size_t rows,
+                                      size_t cols,
+                                      const float *relevance,
+                                      size_t k,
+                                      reckon_search_hit *out,
+                                      size_t out_len,
+                                      double *ndcg);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -13,11 +13,27 @@
 //!
 //! Each file holds one family of exports; [`boundary`] holds the shared checks.
 
+// Each export's safety contract is the C header's documentation of its arguments, written once
+// on the function; a `# Safety` section repeating it on every export would say nothing more.
+#![allow(clippy::missing_safety_doc)]
+
 mod boundary;
 pub mod core;
+pub mod ctr;
+pub mod fraud;
+pub mod index;
+pub mod metrics;
 pub mod model;
+pub mod recommend;
+pub mod search;
 pub mod status;
 
 pub use self::core::*;
+pub use self::ctr::*;
+pub use self::fraud::*;
+pub use self::index::*;
+pub use self::metrics::*;
 pub use self::model::*;
+pub use self::recommend::*;
+pub use self::search::*;
 pub use self::status::*;

@@ -289,3 +289,214 @@ pub unsafe extern "C" fn reckon_tower_embed(
         with_workspace(|ws| Ok(towers.embed(tower, ids, out, &mut ws.two_tower)?))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::{CStr, CString};
+    use std::ptr;
+
+    use super::super::boundary::trigger_panic_next;
+    use super::super::core::*;
+    use super::*;
+    use crate::models::Options;
+
+    fn demo(name: &str) -> CString {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/weights/demo/").to_string() + name;
+        CString::new(path).unwrap_or_default()
+    }
+
+    fn open(name: &str) -> *mut reckon_model {
+        let mut m = ptr::null_mut();
+        // SAFETY: valid path string and out slot.
+        let s = unsafe { reckon_model_open(demo(name).as_ptr(), ptr::null(), &mut m) };
+        assert_eq!(s, Status::RECKON_OK as reckon_status);
+        m
+    }
+
+    fn last_error() -> String {
+        // SAFETY: reckon_last_error never returns NULL and the text is NUL-terminated.
+        unsafe { CStr::from_ptr(reckon_last_error()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    const OK: reckon_status = Status::RECKON_OK as reckon_status;
+    const PANIC: reckon_status = Status::RECKON_PANIC as reckon_status;
+
+    #[test]
+    fn results_equal_the_rust_api() {
+        let fraud = open("fraud.safetensors");
+        let towers = open("two_tower.safetensors");
+        let rust = Model::open(
+            demo("fraud.safetensors").to_str().unwrap_or_default(),
+            &Options::default(),
+        )
+        .expect("demo fraud model");
+        let x: Vec<f32> = (0..3 * 11).map(|i| (i as f32 * 0.37).sin() * 5.0).collect();
+        let mut want = vec![0.0f32; 3];
+        rust.predict(&x, 3, &mut want, &mut Workspace::default())
+            .expect("rust predict");
+        let mut got = vec![f32::NAN; 4];
+        // SAFETY: buffers hold the lengths passed.
+        let s = unsafe { reckon_model_predict(fraud, x.as_ptr(), 3, 11, got.as_mut_ptr(), 4) };
+        assert_eq!(s, OK, "{}", last_error());
+        assert_eq!(&got[..3], &want[..]);
+        assert!(got[3].is_nan(), "only rows × out_cols values are written");
+
+        let mut dims = (0usize, 0usize);
+        let mut arch = ptr::null();
+        // SAFETY: valid handle and out-pointers.
+        unsafe {
+            assert_eq!(reckon_model_dims(towers, &mut dims.0, &mut dims.1), OK);
+            assert_eq!(reckon_model_arch(towers, &mut arch), OK);
+            assert_eq!(CStr::from_ptr(arch).to_str().ok(), Some("two_tower"));
+        }
+        let ids = [0i64, 5, 7];
+        let mut user = vec![0.0f32; 3 * dims.1];
+        let mut item = vec![0.0f32; 3 * dims.1];
+        // SAFETY: buffers hold the lengths passed.
+        unsafe {
+            assert_eq!(
+                reckon_model_predict_ids(towers, ids.as_ptr(), 3, 1, user.as_mut_ptr(), user.len()),
+                OK
+            );
+            let item_tower = reckon_tower_code::RECKON_TOWER_ITEM as reckon_tower;
+            let s = reckon_tower_embed(
+                towers,
+                item_tower,
+                ids.as_ptr(),
+                3,
+                item.as_mut_ptr(),
+                item.len(),
+            );
+            assert_eq!(s, OK);
+            // An int that names no tower is an error, not undefined behaviour.
+            let s = reckon_tower_embed(towers, 7, ids.as_ptr(), 3, item.as_mut_ptr(), item.len());
+            assert_eq!(s, Status::RECKON_INVALID_ARGUMENT as reckon_status);
+            reckon_model_free(fraud);
+            reckon_model_free(towers);
+        }
+        assert_ne!(user, item, "the two towers differ");
+    }
+
+    #[test]
+    fn every_core_and_model_export_has_a_panic_boundary() {
+        let m = open("fraud.safetensors");
+        let towers = open("two_tower.safetensors");
+        let x = [0.5f32; 11];
+        let ids = [1i64];
+        let mut out = [0.0f32; 64];
+        let out = out.as_mut_ptr();
+        let mut opts = ptr::null_mut();
+        let mut handle = ptr::null_mut();
+        let mut arch = ptr::null();
+        let (mut i, mut o) = (0usize, 0usize);
+        type Call<'a> = Box<dyn FnMut() -> reckon_status + 'a>;
+        // SAFETY (all calls): valid handles, strings and buffers of the lengths passed.
+        let mut calls: Vec<(&str, Call<'_>)> = vec![
+            (
+                "options_create",
+                Box::new(|| unsafe { reckon_options_create(&mut opts) }),
+            ),
+            (
+                "model_open",
+                Box::new(|| unsafe {
+                    reckon_model_open(demo("fraud.safetensors").as_ptr(), ptr::null(), &mut handle)
+                }),
+            ),
+            (
+                "model_arch",
+                Box::new(|| unsafe { reckon_model_arch(m, &mut arch) }),
+            ),
+            (
+                "model_dims",
+                Box::new(|| unsafe { reckon_model_dims(m, &mut i, &mut o) }),
+            ),
+            (
+                "model_predict",
+                Box::new(|| unsafe { reckon_model_predict(m, x.as_ptr(), 1, 11, out, 64) }),
+            ),
+            (
+                "model_predict_ids",
+                Box::new(|| unsafe {
+                    reckon_model_predict_ids(towers, ids.as_ptr(), 1, 1, out, 64)
+                }),
+            ),
+            (
+                "tower_embed",
+                Box::new(|| unsafe { reckon_tower_embed(towers, 0, ids.as_ptr(), 1, out, 64) }),
+            ),
+        ];
+        for (name, call) in calls.iter_mut() {
+            trigger_panic_next();
+            assert_eq!(call(), PANIC, "{name}");
+            assert!(last_error().contains("panic"), "{name}: {}", last_error());
+            assert_eq!(call(), OK, "{name} after the panic: {}", last_error());
+        }
+        drop(calls);
+        let mut opts2 = ptr::null_mut();
+        // SAFETY: options handle made above; strings are NUL-terminated.
+        unsafe {
+            assert_eq!(reckon_options_create(&mut opts2), OK);
+            for (name, call) in [
+                (
+                    "set_isa",
+                    reckon_options_set_isa(opts2, c"portable".as_ptr()),
+                ),
+                (
+                    "set_allow_non_finite",
+                    reckon_options_set_allow_non_finite(opts2, true),
+                ),
+                (
+                    "set_oov_fallback",
+                    reckon_options_set_oov_fallback(opts2, 0),
+                ),
+                (
+                    "set_device",
+                    reckon_options_set_device(opts2, c"cpu".as_ptr()),
+                ),
+            ] {
+                assert_eq!(call, OK, "{name}");
+            }
+            trigger_panic_next();
+            assert_eq!(reckon_options_set_isa(opts2, ptr::null()), PANIC);
+            trigger_panic_next();
+            assert_eq!(reckon_options_set_allow_non_finite(opts2, false), PANIC);
+            trigger_panic_next();
+            assert_eq!(reckon_options_set_oov_fallback(opts2, -1), PANIC);
+            trigger_panic_next();
+            assert_eq!(reckon_options_set_device(opts2, c"cpu".as_ptr()), PANIC);
+            // `*_free` swallow a panic rather than unwinding into C.
+            trigger_panic_next();
+            reckon_options_free(opts2);
+            reckon_options_free(opts2);
+            reckon_options_free(opts);
+            reckon_model_free(handle);
+            reckon_model_free(m);
+            reckon_model_free(towers);
+        }
+    }
+
+    #[test]
+    fn option_errors() {
+        let mut opts = ptr::null_mut();
+        // SAFETY: valid out slot, then the handle made; strings NUL-terminated.
+        unsafe {
+            assert_eq!(reckon_options_create(&mut opts), OK);
+            let s = reckon_options_set_isa(opts, c"sse9".as_ptr());
+            assert_eq!(s, Status::RECKON_INVALID_ARGUMENT as reckon_status);
+            assert!(last_error().contains("sse9"));
+            let s = reckon_options_set_device(opts, c"cuda".as_ptr());
+            assert_eq!(s, Status::RECKON_DEVICE as reckon_status);
+            let s = reckon_options_set_isa(ptr::null_mut(), c"avx2".as_ptr());
+            assert_eq!(s, Status::RECKON_INVALID_ARGUMENT as reckon_status);
+            // A fallback row no table has is refused when a model opens.
+            assert_eq!(reckon_options_set_oov_fallback(opts, 1 << 40), OK);
+            let mut m = ptr::null_mut();
+            let s = reckon_model_open(demo("deepfm.safetensors").as_ptr(), opts, &mut m);
+            assert_ne!(s, OK);
+            assert!(m.is_null(), "out is untouched on failure");
+            reckon_options_free(opts);
+        }
+    }
+}

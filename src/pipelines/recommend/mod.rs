@@ -7,6 +7,8 @@
 
 pub mod mmr;
 
+use std::sync::Arc;
+
 use crate::error::{Error, Result};
 use crate::models::{DenseModel, DenseWorkspace, Model, Tower, TwoTower, TwoTowerWorkspace};
 use crate::pipelines::retrieval::{Hit, ItemIndex, SearchWorkspace};
@@ -80,9 +82,12 @@ pub struct RecommendWorkspace {
 /// The whole recommendation system over one user tower, one item index and one ranker.
 #[derive(Debug)]
 pub struct Recommender {
-    towers: TwoTower,
-    index: ItemIndex,
-    ranker: DenseModel,
+    /// Always `Model::TwoTower` (checked by `new_shared`); shared so the C ABI's handles can
+    /// be freed in any order.
+    towers: Arc<Model>,
+    index: Arc<ItemIndex>,
+    /// Always a ranker `Model::Dense` (checked by `new_shared`).
+    ranker: Arc<Model>,
     config: RecommendConfig,
 }
 
@@ -95,20 +100,30 @@ impl Recommender {
         ranker: Model,
         config: RecommendConfig,
     ) -> Result<Recommender> {
-        let Model::TwoTower(towers) = towers else {
+        Self::new_shared(Arc::new(towers), Arc::new(index), Arc::new(ranker), config)
+    }
+
+    /// As [`new`](Self::new), sharing models and index that others also hold.
+    pub fn new_shared(
+        towers: Arc<Model>,
+        index: Arc<ItemIndex>,
+        ranker: Arc<Model>,
+        config: RecommendConfig,
+    ) -> Result<Recommender> {
+        let Model::TwoTower(tt) = towers.as_ref() else {
             return Err(wrong_arch("towers", towers.arch(), "two_tower"));
         };
-        let ranker = match ranker {
-            Model::Dense(m) if m.arch() == Arch::Ranker => m,
+        match ranker.as_ref() {
+            Model::Dense(m) if m.arch() == Arch::Ranker => {}
             other => return Err(wrong_arch("ranker", other.arch(), "ranker")),
-        };
-        if towers.dim() != index.dim() {
+        }
+        if tt.dim() != index.dim() {
             return Err(Error::InvalidArgument {
                 arg: "index",
                 reason: format!(
                     "index vectors have width {}, the towers produce {}",
                     index.dim(),
-                    towers.dim()
+                    tt.dim()
                 ),
             });
         }
@@ -126,10 +141,24 @@ impl Recommender {
         })
     }
 
+    fn towers(&self) -> &TwoTower {
+        match self.towers.as_ref() {
+            Model::TwoTower(t) => t,
+            _ => unreachable!("new_shared accepts only two_tower models"),
+        }
+    }
+
+    fn ranker(&self) -> &DenseModel {
+        match self.ranker.as_ref() {
+            Model::Dense(m) => m,
+            _ => unreachable!("new_shared accepts only ranker models"),
+        }
+    }
+
     /// Context columns the default features end with (`ranker inputs − 3·D`), if the ranker
     /// takes default features at all.
     pub fn context_width(&self) -> Option<usize> {
-        self.ranker.in_cols().checked_sub(3 * self.towers.dim())
+        self.ranker().in_cols().checked_sub(3 * self.towers().dim())
     }
 
     /// The item index.
@@ -152,9 +181,9 @@ impl Recommender {
         out: &mut Vec<Recommendation>,
     ) -> Result<()> {
         let mut user = std::mem::take(&mut ws.user);
-        user.resize(self.towers.dim(), 0.0);
+        user.resize(self.towers().dim(), 0.0);
         let embedded = self
-            .towers
+            .towers()
             .embed(Tower::User, &[user_id], &mut user, &mut ws.towers);
         let result = embedded.and_then(|_| self.recommend_vector(&user, context, exclude, ws, out));
         ws.user = user;
@@ -170,12 +199,12 @@ impl Recommender {
         ws: &mut RecommendWorkspace,
         out: &mut Vec<Recommendation>,
     ) -> Result<()> {
-        let d = self.towers.dim();
+        let d = self.towers().dim();
         let c = self.context_width().ok_or_else(|| Error::InvalidArgument {
             arg: "ranker",
             reason: format!(
                 "takes {} columns, fewer than [u, v, u⊙v] = {}",
-                self.ranker.in_cols(),
+                self.ranker().in_cols(),
                 3 * d
             ),
         })?;
@@ -260,7 +289,7 @@ impl Recommender {
             });
         }
         ws.ranked.resize(n * 4, 0.0);
-        self.ranker
+        self.ranker()
             .predict(features, n, &mut ws.ranked, &mut ws.ranker)?;
         ws.scores.clear();
         ws.scores.extend(ws.ranked.chunks_exact(4).map(|r| r[3]));
