@@ -244,7 +244,8 @@ typedef struct {
   double ttl_seconds;
   /**
    * How much older (seconds) than the newest transaction seen a transaction may be and
-   * still be accepted; older ones get `RECKON_LATE`. Default 3600.
+   * still be accepted; older ones get `RECKON_LATE`. Default 3600. `INFINITY` (accept any
+   * order) needs `ttl_seconds` = `INFINITY` too.
    */
   double max_lateness_seconds;
   /**
@@ -277,7 +278,9 @@ typedef struct {
    */
   uint64_t device_id;
   /**
-   * Seconds since the Unix epoch, UTC (finite, ≥ 0; fractions allowed).
+   * Seconds since the Unix epoch, UTC (finite, ≥ 0; fractions allowed). Seconds, not
+   * milliseconds: there is no upper bound, and one timestamp far in the future becomes the
+   * newest seen, so every later transaction is `RECKON_LATE` until a restore.
    */
   double timestamp;
   /**
@@ -326,7 +329,7 @@ typedef struct {
   reckon_item_dtype dtype;
   /**
    * NULL (no categories, the default), or one category per item: `categories[i]` is item
-   * id i's category. Only read during the call.
+   * id i's category, any `int64_t` value (only equality matters). Only read during the call.
    */
   const int64_t *categories;
   /**
@@ -458,7 +461,7 @@ typedef struct {
   size_t retrieve_k;
   /**
    * Items returned after re-ranking (default 20); at least 1. The output buffer must hold
-   * this many.
+   * this many, even when `retrieve_k` is smaller and fewer can come back.
    */
   size_t top_n;
   /**
@@ -472,8 +475,8 @@ typedef struct {
    */
   float mmr_lambda;
   /**
-   * At most this many items per category (needs an index with categories); 0 (the default)
-   * means no cap.
+   * At most this many items per category; 0 (the default) means no cap. It takes effect only
+   * with an index that has categories: with one that has none, it is accepted and ignored.
    */
   size_t per_category_cap;
 } reckon_recommend_config;
@@ -615,8 +618,9 @@ reckon_status reckon_options_set_allow_non_finite(reckon_options *opts, bool all
 
 /**
  * Out-of-vocabulary ids use row `row` of each embedding table instead of failing with
- * `RECKON_OUT_OF_RANGE`; a negative `row` restores the default (fail). The row must exist in
- * every table, which is checked when a model is opened.
+ * `RECKON_OUT_OF_RANGE` (negative ids count as out of vocabulary); a negative `row` restores
+ * the default (fail). The row must exist in every table, which is checked when a model is
+ * opened: a missing one fails the open with `RECKON_OUT_OF_RANGE`.
  */
 reckon_status reckon_options_set_oov_fallback(reckon_options *opts, int64_t row);
 
@@ -657,9 +661,9 @@ reckon_status reckon_ctr_calibration(const reckon_ctr *c, const char **out);
  * `reckon_ctr_fields`, else `RECKON_SHAPE`). Writes one raw pCTR per row to `pctr` (which
  * holds `pctr_len` floats) and one calibrated pCTR per row to `calibrated` (`calibrated_len`
  * floats); calibrated equals raw when the file has no calibration. Either output may be NULL
- * (with length 0) when it is not wanted, not both. An id outside its field's vocabulary is
- * `RECKON_OUT_OF_RANGE` unless the options set a fallback row. Nothing is written unless the
- * call succeeds.
+ * when it is not wanted (pass length 0; a NULL output's length is not read), not both. An id
+ * outside its field's vocabulary is `RECKON_OUT_OF_RANGE` unless the options set a fallback
+ * row. Nothing is written unless the call succeeds.
  */
 reckon_status reckon_ctr_predict(const reckon_ctr *c,
                                  const int64_t *ids,
@@ -781,10 +785,11 @@ reckon_status reckon_index_open(const char *path, const reckon_options *opts, re
 /**
  * Builds an index in memory from a two_tower model: runs the item tower over every item id
  * (0 .. item vocabulary − 1) and, if `opts->ivf`, trains IVF lists. `opts` may be NULL
- * (`reckon_index_build_options_default()`). The index does not keep the model. On success
- * `*out` holds a handle to free with `reckon_index_free`. Errors: a model that is not
- * two_tower, a bad dtype or nlist (`RECKON_INVALID_ARGUMENT`), `categories_len` not the item
- * count (`RECKON_SHAPE`).
+ * (`reckon_index_build_options_default()`). The stored vectors are the item tower's, equal to
+ * `reckon_tower_embed`'s to within float rounding (the tower runs in large batches here). The
+ * index does not keep the model. On success `*out` holds a handle to free with
+ * `reckon_index_free`. Errors: a model that is not two_tower, a bad dtype or nlist
+ * (`RECKON_INVALID_ARGUMENT`), `categories_len` not the item count (`RECKON_SHAPE`).
  */
 reckon_status reckon_index_build(const reckon_model *model,
                                  const reckon_index_build_options *opts,
@@ -833,7 +838,8 @@ reckon_status reckon_index_search(const reckon_index *index,
  * `{ .id = -1, .score = -INFINITY }`. Exclusions: `exclude_offsets` NULL for none, else
  * `n_queries + 1` non-decreasing offsets, query q skipping the ids
  * `exclude[exclude_offsets[q] .. exclude_offsets[q + 1]]` (so `exclude` holds
- * `exclude_offsets[n_queries]` ids). `k`, `dim` and errors as `reckon_index_search`;
+ * `exclude_offsets[n_queries]` ids; `exclude_offsets[0]` need not be 0, and decreasing
+ * offsets are `RECKON_INVALID_ARGUMENT`). `k`, `dim` and errors as `reckon_index_search`;
  * `n_queries` = 0 is `RECKON_INVALID_ARGUMENT`. Nothing is written unless the call succeeds.
  */
 reckon_status reckon_index_search_batch(const reckon_index *index,
@@ -877,6 +883,11 @@ reckon_status reckon_index_vector(const reckon_index *index,
 /**
  * ROC-AUC of `scores` (`n_scores` floats) against 0/1 `labels` (`n_labels` floats), ties
  * counting ½. Needs at least one positive and one negative.
+ *
+ * All `reckon_metric_*` functions: `*out` is written only on success; arrays of different
+ * lengths are `RECKON_SHAPE`; a NaN score, a label other than 0 or 1, a relevance grade that
+ * is not a finite number in `[0, 64]`, `k = 0` or `bins = 0` is `RECKON_INVALID_ARGUMENT`
+ * (not `RECKON_NON_FINITE`). An array may be NULL only when its length is 0.
  */
 reckon_status reckon_metric_roc_auc(const float *scores,
                                     size_t n_scores,
@@ -917,8 +928,9 @@ reckon_status reckon_metric_ece(const float *probs,
 
 /**
  * NDCG@k (gain `2^r − 1`, discount `log2(i + 2)`) of the ranking `scores` induces over one
- * query's documents with graded `relevance` (same order as `scores`); ties in score keep
- * input order. 0 when no document is relevant.
+ * query's documents with graded `relevance` (same order as `scores`; grades in `[0, 64]`);
+ * ties in score keep input order. 0 when no document is relevant, including for an empty
+ * query (`n_scores` = 0 is not an error for the ranking metrics).
  */
 reckon_status reckon_metric_ndcg_at(const float *scores,
                                     size_t n_scores,
@@ -1030,7 +1042,12 @@ reckon_status reckon_model_dims(const reckon_model *m, size_t *in_cols, size_t *
 
 /**
  * Dense models: `rows × cols` row-major features in `x`, `rows × out_cols` results written to
- * `out` (which holds `out_len` floats). Nothing is written unless the call succeeds.
+ * `out` (which holds `out_len` floats, at least `rows × out_cols` from `reckon_model_dims`;
+ * extra room is left alone). Nothing is written unless the call succeeds. Errors: `rows` 0, a
+ * NULL or misaligned pointer, or an id model (`RECKON_INVALID_ARGUMENT`); `cols` not the
+ * model's (`RECKON_SHAPE`); `out_len` too small (`RECKON_BUFFER_TOO_SMALL`); a NaN or infinite
+ * feature (`RECKON_NON_FINITE`, unless the options allow them: then it flows through the
+ * arithmetic and that row's outputs may be NaN).
  */
 reckon_status reckon_model_predict(const reckon_model *m,
                                    const float *x,
@@ -1041,8 +1058,10 @@ reckon_status reckon_model_predict(const reckon_model *m,
 
 /**
  * Id models: deepfm (`cols` = fields, one pCTR per row, uncalibrated) and two_tower (`cols` =
- * 1, one L2-normalised user vector of D floats per row). Nothing is written unless the call
- * succeeds.
+ * 1, one L2-normalised user vector of D floats per row; `out_len` ≥ `rows × out_cols`).
+ * Nothing is written unless the call succeeds. Errors as `reckon_model_predict` (a dense model
+ * is `RECKON_INVALID_ARGUMENT`), plus an id outside its table, negative ones included
+ * (`RECKON_OUT_OF_RANGE`, unless the options set a fallback row, which then serves it).
  */
 reckon_status reckon_model_predict_ids(const reckon_model *m,
                                        const int64_t *ids,
@@ -1053,7 +1072,11 @@ reckon_status reckon_model_predict_ids(const reckon_model *m,
 
 /**
  * two_tower only: runs the chosen tower over `rows` ids and writes `rows × D` L2-normalised
- * vectors to `out`. Nothing is written unless the call succeeds.
+ * vectors to `out` (`D` = `out_cols` of `reckon_model_dims`; `out_len` ≥ `rows × D`). Nothing
+ * is written unless the call succeeds. Errors: another architecture or a `tower` other than
+ * `RECKON_TOWER_USER`/`RECKON_TOWER_ITEM` (`RECKON_INVALID_ARGUMENT`), an id outside that
+ * tower's table (`RECKON_OUT_OF_RANGE`, unless the options set a fallback row), others as
+ * `reckon_model_predict_ids`.
  */
 reckon_status reckon_tower_embed(const reckon_model *m,
                                  reckon_tower tower,
@@ -1230,7 +1253,8 @@ reckon_status reckon_search_ranker_features(const reckon_search_ranker *r, size_
  * Parses `query` (UTF-8) and scores the caller's `rows` candidates (`candidates`: row-major
  * `rows × cols` floats, `cols` = `reckon_search_ranker_features`, else `RECKON_SHAPE`), then
  * writes all `rows` hits to `out` (which holds `out_len`), best score first; equal scores
- * keep row order. `rows` = 0 is allowed: the query is still checked and nothing is written.
+ * keep row order. `rows` = 0 is allowed: the query and `cols` are still checked,
+ * `candidates` and `out` may be NULL, and nothing is written.
  * An empty query is `RECKON_INVALID_ARGUMENT`; a non-finite feature `RECKON_NON_FINITE`
  * (unless the model's options allow it). Nothing is written unless the call succeeds.
  */

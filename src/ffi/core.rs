@@ -126,8 +126,9 @@ pub unsafe extern "C" fn reckon_options_set_allow_non_finite(
 }
 
 /// Out-of-vocabulary ids use row `row` of each embedding table instead of failing with
-/// `RECKON_OUT_OF_RANGE`; a negative `row` restores the default (fail). The row must exist in
-/// every table, which is checked when a model is opened.
+/// `RECKON_OUT_OF_RANGE` (negative ids count as out of vocabulary); a negative `row` restores
+/// the default (fail). The row must exist in every table, which is checked when a model is
+/// opened: a missing one fails the open with `RECKON_OUT_OF_RANGE`.
 #[no_mangle]
 pub unsafe extern "C" fn reckon_options_set_oov_fallback(
     opts: *mut reckon_options,

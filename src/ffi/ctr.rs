@@ -103,9 +103,9 @@ pub unsafe extern "C" fn reckon_ctr_calibration(
 /// `reckon_ctr_fields`, else `RECKON_SHAPE`). Writes one raw pCTR per row to `pctr` (which
 /// holds `pctr_len` floats) and one calibrated pCTR per row to `calibrated` (`calibrated_len`
 /// floats); calibrated equals raw when the file has no calibration. Either output may be NULL
-/// (with length 0) when it is not wanted, not both. An id outside its field's vocabulary is
-/// `RECKON_OUT_OF_RANGE` unless the options set a fallback row. Nothing is written unless the
-/// call succeeds.
+/// when it is not wanted (pass length 0; a NULL output's length is not read), not both. An id
+/// outside its field's vocabulary is `RECKON_OUT_OF_RANGE` unless the options set a fallback
+/// row. Nothing is written unless the call succeeds.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn reckon_ctr_predict(

@@ -33,7 +33,8 @@ pub struct reckon_fraud_config {
     /// 86400 + `max_lateness_seconds`. `INFINITY`: never. Default 30 days.
     pub ttl_seconds: f64,
     /// How much older (seconds) than the newest transaction seen a transaction may be and
-    /// still be accepted; older ones get `RECKON_LATE`. Default 3600.
+    /// still be accepted; older ones get `RECKON_LATE`. Default 3600. `INFINITY` (accept any
+    /// order) needs `ttl_seconds` = `INFINITY` too.
     pub max_lateness_seconds: f64,
     /// `device_user_count` saturates here (bounds each device's memory); at least 1.
     /// Default 64.
@@ -55,7 +56,9 @@ pub struct reckon_transaction {
     pub user_id: u64,
     /// The device it came from (opaque).
     pub device_id: u64,
-    /// Seconds since the Unix epoch, UTC (finite, ≥ 0; fractions allowed).
+    /// Seconds since the Unix epoch, UTC (finite, ≥ 0; fractions allowed). Seconds, not
+    /// milliseconds: there is no upper bound, and one timestamp far in the future becomes the
+    /// newest seen, so every later transaction is `RECKON_LATE` until a restore.
     pub timestamp: f64,
     /// Amount in currency units (finite, 0 ≤ amount ≤ 1e15).
     pub amount: f64,

@@ -67,7 +67,7 @@ pub struct reckon_index_build_options {
     /// Stored precision, a `reckon_item_dtype_code` (default `RECKON_ITEM_F32`).
     pub dtype: reckon_item_dtype,
     /// NULL (no categories, the default), or one category per item: `categories[i]` is item
-    /// id i's category. Only read during the call.
+    /// id i's category, any `int64_t` value (only equality matters). Only read during the call.
     pub categories: *const i64,
     /// Entries in `categories`: 0 with NULL, else the item tower's vocabulary size.
     pub categories_len: usize,
@@ -210,10 +210,11 @@ pub unsafe extern "C" fn reckon_index_open(
 
 /// Builds an index in memory from a two_tower model: runs the item tower over every item id
 /// (0 .. item vocabulary − 1) and, if `opts->ivf`, trains IVF lists. `opts` may be NULL
-/// (`reckon_index_build_options_default()`). The index does not keep the model. On success
-/// `*out` holds a handle to free with `reckon_index_free`. Errors: a model that is not
-/// two_tower, a bad dtype or nlist (`RECKON_INVALID_ARGUMENT`), `categories_len` not the item
-/// count (`RECKON_SHAPE`).
+/// (`reckon_index_build_options_default()`). The stored vectors are the item tower's, equal to
+/// `reckon_tower_embed`'s to within float rounding (the tower runs in large batches here). The
+/// index does not keep the model. On success `*out` holds a handle to free with
+/// `reckon_index_free`. Errors: a model that is not two_tower, a bad dtype or nlist
+/// (`RECKON_INVALID_ARGUMENT`), `categories_len` not the item count (`RECKON_SHAPE`).
 #[no_mangle]
 pub unsafe extern "C" fn reckon_index_build(
     model: *const reckon_model,
@@ -392,7 +393,8 @@ pub unsafe extern "C" fn reckon_index_search(
 /// `{ .id = -1, .score = -INFINITY }`. Exclusions: `exclude_offsets` NULL for none, else
 /// `n_queries + 1` non-decreasing offsets, query q skipping the ids
 /// `exclude[exclude_offsets[q] .. exclude_offsets[q + 1]]` (so `exclude` holds
-/// `exclude_offsets[n_queries]` ids). `k`, `dim` and errors as `reckon_index_search`;
+/// `exclude_offsets[n_queries]` ids; `exclude_offsets[0]` need not be 0, and decreasing
+/// offsets are `RECKON_INVALID_ARGUMENT`). `k`, `dim` and errors as `reckon_index_search`;
 /// `n_queries` = 0 is `RECKON_INVALID_ARGUMENT`. Nothing is written unless the call succeeds.
 #[no_mangle]
 #[allow(clippy::too_many_arguments)]

@@ -84,6 +84,11 @@ unsafe fn pair(
 
 /// ROC-AUC of `scores` (`n_scores` floats) against 0/1 `labels` (`n_labels` floats), ties
 /// counting ½. Needs at least one positive and one negative.
+///
+/// All `reckon_metric_*` functions: `*out` is written only on success; arrays of different
+/// lengths are `RECKON_SHAPE`; a NaN score, a label other than 0 or 1, a relevance grade that
+/// is not a finite number in `[0, 64]`, `k = 0` or `bins = 0` is `RECKON_INVALID_ARGUMENT`
+/// (not `RECKON_NON_FINITE`). An array may be NULL only when its length is 0.
 #[no_mangle]
 pub unsafe extern "C" fn reckon_metric_roc_auc(
     scores: *const f32,
@@ -184,8 +189,9 @@ pub unsafe extern "C" fn reckon_metric_ece(
 }
 
 /// NDCG@k (gain `2^r − 1`, discount `log2(i + 2)`) of the ranking `scores` induces over one
-/// query's documents with graded `relevance` (same order as `scores`); ties in score keep
-/// input order. 0 when no document is relevant.
+/// query's documents with graded `relevance` (same order as `scores`; grades in `[0, 64]`);
+/// ties in score keep input order. 0 when no document is relevant, including for an empty
+/// query (`n_scores` = 0 is not an error for the ranking metrics).
 #[no_mangle]
 pub unsafe extern "C" fn reckon_metric_ndcg_at(
     scores: *const f32,

@@ -190,7 +190,12 @@ fn check_call(model: &Model, rows: usize, cols: usize, want_ids: bool) -> FfiRes
 }
 
 /// Dense models: `rows × cols` row-major features in `x`, `rows × out_cols` results written to
-/// `out` (which holds `out_len` floats). Nothing is written unless the call succeeds.
+/// `out` (which holds `out_len` floats, at least `rows × out_cols` from `reckon_model_dims`;
+/// extra room is left alone). Nothing is written unless the call succeeds. Errors: `rows` 0, a
+/// NULL or misaligned pointer, or an id model (`RECKON_INVALID_ARGUMENT`); `cols` not the
+/// model's (`RECKON_SHAPE`); `out_len` too small (`RECKON_BUFFER_TOO_SMALL`); a NaN or infinite
+/// feature (`RECKON_NON_FINITE`, unless the options allow them: then it flows through the
+/// arithmetic and that row's outputs may be NaN).
 #[no_mangle]
 pub unsafe extern "C" fn reckon_model_predict(
     m: *const reckon_model,
@@ -216,8 +221,10 @@ pub unsafe extern "C" fn reckon_model_predict(
 }
 
 /// Id models: deepfm (`cols` = fields, one pCTR per row, uncalibrated) and two_tower (`cols` =
-/// 1, one L2-normalised user vector of D floats per row). Nothing is written unless the call
-/// succeeds.
+/// 1, one L2-normalised user vector of D floats per row; `out_len` ≥ `rows × out_cols`).
+/// Nothing is written unless the call succeeds. Errors as `reckon_model_predict` (a dense model
+/// is `RECKON_INVALID_ARGUMENT`), plus an id outside its table, negative ones included
+/// (`RECKON_OUT_OF_RANGE`, unless the options set a fallback row, which then serves it).
 #[no_mangle]
 pub unsafe extern "C" fn reckon_model_predict_ids(
     m: *const reckon_model,
@@ -243,7 +250,11 @@ pub unsafe extern "C" fn reckon_model_predict_ids(
 }
 
 /// two_tower only: runs the chosen tower over `rows` ids and writes `rows × D` L2-normalised
-/// vectors to `out`. Nothing is written unless the call succeeds.
+/// vectors to `out` (`D` = `out_cols` of `reckon_model_dims`; `out_len` ≥ `rows × D`). Nothing
+/// is written unless the call succeeds. Errors: another architecture or a `tower` other than
+/// `RECKON_TOWER_USER`/`RECKON_TOWER_ITEM` (`RECKON_INVALID_ARGUMENT`), an id outside that
+/// tower's table (`RECKON_OUT_OF_RANGE`, unless the options set a fallback row), others as
+/// `reckon_model_predict_ids`.
 #[no_mangle]
 pub unsafe extern "C" fn reckon_tower_embed(
     m: *const reckon_model,

@@ -34,7 +34,7 @@ pub struct reckon_recommend_config {
     /// retrieves every item.
     pub retrieve_k: usize,
     /// Items returned after re-ranking (default 20); at least 1. The output buffer must hold
-    /// this many.
+    /// this many, even when `retrieve_k` is smaller and fewer can come back.
     pub top_n: usize,
     /// IVF lists probed during retrieval; 0 (the default) searches exactly. Non-zero needs an
     /// index with IVF lists.
@@ -42,8 +42,8 @@ pub struct reckon_recommend_config {
     /// MMR relevance weight in [0, 1] (default 0.7): 1 orders by ranker score alone, 0 by
     /// diversity alone.
     pub mmr_lambda: f32,
-    /// At most this many items per category (needs an index with categories); 0 (the default)
-    /// means no cap.
+    /// At most this many items per category; 0 (the default) means no cap. It takes effect only
+    /// with an index that has categories: with one that has none, it is accepted and ignored.
     pub per_category_cap: usize,
 }
 

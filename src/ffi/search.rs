@@ -406,7 +406,8 @@ pub unsafe extern "C" fn reckon_search_ranker_features(
 /// Parses `query` (UTF-8) and scores the caller's `rows` candidates (`candidates`: row-major
 /// `rows × cols` floats, `cols` = `reckon_search_ranker_features`, else `RECKON_SHAPE`), then
 /// writes all `rows` hits to `out` (which holds `out_len`), best score first; equal scores
-/// keep row order. `rows` = 0 is allowed: the query is still checked and nothing is written.
+/// keep row order. `rows` = 0 is allowed: the query and `cols` are still checked,
+/// `candidates` and `out` may be NULL, and nothing is written.
 /// An empty query is `RECKON_INVALID_ARGUMENT`; a non-finite feature `RECKON_NON_FINITE`
 /// (unless the model's options allow it). Nothing is written unless the call succeeds.
 #[no_mangle]
