@@ -475,8 +475,9 @@ typedef struct {
    */
   float mmr_lambda;
   /**
-   * At most this many items per category; 0 (the default) means no cap. It takes effect only
-   * with an index that has categories: with one that has none, it is accepted and ignored.
+   * At most this many items per category; 0 (the default) means no cap. A cap needs an index
+   * with categories: with one that has none, `reckon_recommender_create` fails with
+   * `RECKON_INVALID_ARGUMENT`.
    */
   size_t per_category_cap;
 } reckon_recommend_config;

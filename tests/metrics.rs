@@ -301,6 +301,12 @@ fn log_loss_hand_values() {
 fn calibration_refusals() {
     invalid(expected_calibration_error(&[], &[], 10), "scores");
     invalid(expected_calibration_error(&[0.5], &[1.0], 0), "bins");
+    // A caller's bin count must not drive an allocation of any size.
+    invalid(expected_calibration_error(&[0.5], &[1.0], 1 << 40), "bins");
+    invalid(
+        expected_calibration_error(&[0.5], &[1.0], usize::MAX),
+        "bins",
+    );
     invalid(expected_calibration_error(&[1.5], &[1.0], 10), "scores");
     invalid(
         expected_calibration_error(&[f32::NAN], &[1.0], 10),

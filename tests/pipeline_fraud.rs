@@ -102,7 +102,7 @@ fn bad_transactions_are_typed_errors_and_change_nothing() {
     let e = engine();
     e.process(&txn(1, 1, T0, 10.0)).expect("valid");
     let before = e.snapshot_bytes();
-    let cases: [(f64, f64, &str); 9] = [
+    let cases: [(f64, f64, &str); 10] = [
         (T0, f64::NAN, "amount"),
         (T0, f64::INFINITY, "amount"),
         (T0, -0.01, "amount"),
@@ -111,6 +111,8 @@ fn bad_transactions_are_typed_errors_and_change_nothing() {
         (-1.0, 1.0, "timestamp"),
         (f64::INFINITY, 1.0, "timestamp"),
         (f64::NEG_INFINITY, 1.0, "timestamp"),
+        // Milliseconds by mistake: accepted, it would make every later transaction late.
+        (T0 * 1000.0, 1.0, "timestamp"),
         (f64::NAN, f64::NAN, "amount"),
     ];
     for (ts, amount, field) in cases {

@@ -113,6 +113,33 @@ fn category_cap_limits_items_per_category() {
 }
 
 #[test]
+fn a_category_cap_needs_an_index_with_categories() {
+    let towers = Model::open(demo("two_tower.safetensors"), &Options::default()).expect("towers");
+    let ranker = Model::open(demo("ranker.safetensors"), &Options::default()).expect("ranker");
+    let Model::TwoTower(tt) = &towers else {
+        panic!("two_tower")
+    };
+    let ids: Vec<i64> = (0..tt.vocab(reckon::models::Tower::Item) as i64).collect();
+    let index = ItemIndex::build_from_model(tt, &ids, ItemDtype::F32, None).expect("index");
+    let config = RecommendConfig {
+        mmr: MmrConfig {
+            lambda: 0.7,
+            per_category_cap: Some(3),
+        },
+        ..RecommendConfig::default()
+    };
+    match Recommender::new(towers, index, ranker, config) {
+        Err(Error::InvalidArgument {
+            arg: "config",
+            reason,
+        }) => {
+            assert!(reason.contains("categories"), "{reason}")
+        }
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+}
+
+#[test]
 fn bad_requests_are_typed_errors() {
     let r = recommender(RecommendConfig::default());
     assert!(

@@ -43,6 +43,19 @@ impl From<Error> for FfiError {
 
 pub(crate) type FfiResult<T> = std::result::Result<T, FfiError>;
 
+/// For `.map_err` on anything that opens `path`: the message names the file, which a format
+/// error's own text does not (an I/O error's already does).
+pub(crate) fn opening(path: &str) -> impl FnOnce(Error) -> FfiError + '_ {
+    move |e| {
+        let named = matches!(e, Error::Io { .. });
+        let mut f = FfiError::from(e);
+        if !named {
+            f.message = format!("{path}: {}", f.message);
+        }
+        f
+    }
+}
+
 thread_local! {
     /// NUL-terminated message of this thread's last failed call ("" after a success).
     static LAST_ERROR: RefCell<Vec<u8>> = RefCell::new(vec![0]);

@@ -6,7 +6,7 @@ use std::ffi::c_char;
 
 use super::boundary::{
     arg_out, arg_ref, arg_slice, arg_str, checked_len, free_box, guard, guard_void, hand_out,
-    out_prefix, FfiError, FfiResult,
+    opening, out_prefix, FfiError, FfiResult,
 };
 use super::core::{options_or_default, reckon_options};
 use super::status::{reckon_status, Status};
@@ -53,7 +53,7 @@ pub unsafe extern "C" fn reckon_ctr_open(
                 arg_out(out, "out")?,
             )
         };
-        let inner = CtrPipeline::open(path, &opts)?;
+        let inner = CtrPipeline::open(path, &opts).map_err(opening(path))?;
         hand_out(out, reckon_ctr { inner });
         Ok(())
     })

@@ -5,8 +5,8 @@ use std::cell::RefCell;
 use std::ffi::c_char;
 
 use super::boundary::{
-    arg_out, arg_ref, arg_slice, arg_str, free_box, guard, guard_void, hand_out, out_prefix,
-    FfiError, FfiResult,
+    arg_out, arg_ref, arg_slice, arg_str, free_box, guard, guard_void, hand_out, opening,
+    out_prefix, FfiError, FfiResult,
 };
 use super::core::{options_or_default, reckon_options};
 use super::status::{reckon_status, Status};
@@ -195,7 +195,8 @@ pub unsafe extern "C" fn reckon_fraud_open(
             // SAFETY: C contract: a non-NULL `config` points to a readable config.
             *unsafe { arg_ref(config, "config") }?
         };
-        let inner = FraudPipeline::open(path, &opts, config.engine(), config.threshold)?;
+        let inner = FraudPipeline::open(path, &opts, config.engine(), config.threshold)
+            .map_err(opening(path))?;
         hand_out(out, reckon_fraud { inner });
         Ok(())
     })

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::boundary::{
     arg_out, arg_ref, arg_slice, arg_slice_mut, arg_str, checked_len, free_box, guard, guard_void,
-    hand_out, out_prefix, FfiError, FfiResult,
+    hand_out, opening, out_prefix, FfiError, FfiResult,
 };
 use super::core::{options_or_default, reckon_options};
 use super::model::{model_arg, reckon_model};
@@ -197,7 +197,7 @@ pub unsafe extern "C" fn reckon_index_open(
                 arg_out(out, "out")?,
             )
         };
-        let index = ItemIndex::open_with(path, &opts)?;
+        let index = ItemIndex::open_with(path, &opts).map_err(opening(path))?;
         hand_out(
             out,
             reckon_index {

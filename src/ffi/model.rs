@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::boundary::{
     arg_out, arg_ref, arg_slice, arg_str, checked_len, free_box, guard, guard_void, hand_out,
-    out_prefix, FfiError, FfiResult,
+    opening, out_prefix, FfiError, FfiResult,
 };
 use super::core::{options_or_default, reckon_options};
 use super::status::{reckon_status, Status};
@@ -80,7 +80,7 @@ pub unsafe extern "C" fn reckon_model_open(
                 arg_out(out, "out")?,
             )
         };
-        let model = Model::open(path, &opts)?;
+        let model = Model::open(path, &opts).map_err(opening(path))?;
         hand_out(
             out,
             reckon_model {
@@ -501,6 +501,15 @@ mod tests {
             assert_eq!(s, Status::RECKON_DEVICE as reckon_status);
             let s = reckon_options_set_isa(ptr::null_mut(), c"avx2".as_ptr());
             assert_eq!(s, Status::RECKON_INVALID_ARGUMENT as reckon_status);
+            // Format errors name the file they come from.
+            let mut m = ptr::null_mut();
+            let s = reckon_model_open(demo("requests/fraud.safetensors").as_ptr(), opts, &mut m);
+            assert_eq!(s, Status::RECKON_FORMAT as reckon_status);
+            assert!(
+                last_error().contains("requests/fraud.safetensors"),
+                "{}",
+                last_error()
+            );
             // A fallback row no table has is refused when a model opens.
             assert_eq!(reckon_options_set_oov_fallback(opts, 1 << 40), OK);
             let mut m = ptr::null_mut();

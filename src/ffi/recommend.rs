@@ -42,8 +42,9 @@ pub struct reckon_recommend_config {
     /// MMR relevance weight in [0, 1] (default 0.7): 1 orders by ranker score alone, 0 by
     /// diversity alone.
     pub mmr_lambda: f32,
-    /// At most this many items per category; 0 (the default) means no cap. It takes effect only
-    /// with an index that has categories: with one that has none, it is accepted and ignored.
+    /// At most this many items per category; 0 (the default) means no cap. A cap needs an index
+    /// with categories: with one that has none, `reckon_recommender_create` fails with
+    /// `RECKON_INVALID_ARGUMENT`.
     pub per_category_cap: usize,
 }
 

@@ -12,19 +12,24 @@ pub const DEFAULT_ECE_BINS: usize = 10;
 pub const LOG_LOSS_EPS: f64 = 1e-15;
 
 /// Expected calibration error over `bins` equal-width bins of `[0, 1]`:
+/// Most bins [`expected_calibration_error`] accepts. The bins are allocated up front, so a
+/// caller's count must not drive an allocation of any size; a million bins is far past any use
+/// (the seed uses 10).
+pub const MAX_ECE_BINS: usize = 1 << 20;
+
 /// `ECE = Σ_b (n_b / N) · |mean(y in b) − mean(p in b)|`. Bin `b` holds `b/B ≤ p < (b+1)/B`, the
 /// last bin also holds `p = 1` (as the seed's calibration bins, which otherwise drop it); empty
 /// bins contribute nothing.
 ///
 /// Errors: length mismatch, no predictions, a prediction outside `[0, 1]` or NaN, a label other
-/// than 0/1, `bins = 0`.
+/// than 0/1, `bins` = 0 or above [`MAX_ECE_BINS`].
 pub fn expected_calibration_error(probs: &[f32], labels: &[f32], bins: usize) -> Result<f64> {
     let op = "expected_calibration_error";
     check_probabilities(op, probs, labels)?;
-    if bins == 0 {
+    if bins == 0 || bins > MAX_ECE_BINS {
         return Err(check::invalid(
             "bins",
-            format!("{op}: at least one bin is needed"),
+            format!("{op}: {bins} bins; between 1 and {MAX_ECE_BINS} are accepted"),
         ));
     }
     // Per bin: (count, sum of p, sum of y).

@@ -35,6 +35,11 @@ pub const RECENT_AMOUNTS: usize = 100;
 /// keeps every window sum exact. 10¹⁵ is beyond any real payment in any currency.
 pub const MAX_AMOUNT: f64 = 1e15;
 
+/// Latest accepted timestamp: 10¹¹ s is the year 5138. A timestamp in milliseconds (≈ 1.7·10¹²
+/// today) would otherwise become the newest one seen and make every later, correct transaction
+/// late; refusing it turns a unit mistake into an error at the first call.
+pub const MAX_TIMESTAMP: f64 = 1e11;
+
 /// One payment, reduced to what the features read. Ids are opaque: hash strings to `u64` first.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Transaction {
@@ -54,7 +59,7 @@ impl Transaction {
     /// The transaction after its checks, with `-0.0` made `+0.0` (so timestamps order as bits).
     ///
     /// Errors: [`Error::InvalidArgument`] with `arg` = `"amount"` (NaN, infinite, negative or
-    /// above [`MAX_AMOUNT`]) or `"timestamp"` (NaN, infinite or negative).
+    /// above [`MAX_AMOUNT`]) or `"timestamp"` (NaN, negative or above [`MAX_TIMESTAMP`]).
     pub fn validated(&self) -> Result<Transaction> {
         if !(self.amount >= 0.0 && self.amount <= MAX_AMOUNT) {
             return Err(Error::InvalidArgument {
@@ -62,10 +67,14 @@ impl Transaction {
                 reason: format!("{} is not a number in [0, {MAX_AMOUNT:e}]", self.amount),
             });
         }
-        if !(self.timestamp >= 0.0 && self.timestamp.is_finite()) {
+        if !(self.timestamp >= 0.0 && self.timestamp <= MAX_TIMESTAMP) {
             return Err(Error::InvalidArgument {
                 arg: "timestamp",
-                reason: format!("{} is not a finite number of seconds ≥ 0", self.timestamp),
+                reason: format!(
+                    "{:e} is not a number of seconds since 1970 in [0, {MAX_TIMESTAMP:e}] \
+                     (milliseconds instead of seconds?)",
+                    self.timestamp
+                ),
             });
         }
         Ok(Transaction {

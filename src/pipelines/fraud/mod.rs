@@ -65,6 +65,6 @@ pub use config::{FraudConfig, MAX_SHARDS};
 pub use engine::{FraudFeatures, PREFETCH_DISTANCE};
 pub use features::{
     FraudFeatureRow, Transaction, FEATURE_COUNT, FEATURE_NAMES, FEATURE_NAMES_CSV, MAX_AMOUNT,
-    RECENT_AMOUNTS, WINDOW_1H, WINDOW_24H,
+    MAX_TIMESTAMP, RECENT_AMOUNTS, WINDOW_1H, WINDOW_24H,
 };
 pub use pipeline::{FraudDecision, FraudPipeline, FraudWorkspace, DEFAULT_THRESHOLD};

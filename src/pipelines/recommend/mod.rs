@@ -133,6 +133,15 @@ impl Recommender {
                 reason: "retrieve_k and top_n must be at least 1".into(),
             });
         }
+        // A cap the index cannot apply would be dropped without a word: refuse it instead.
+        if config.mmr.per_category_cap.is_some() && index.categories().is_none() {
+            return Err(Error::InvalidArgument {
+                arg: "config",
+                reason:
+                    "per_category_cap needs an index with item categories, and this one has none"
+                        .into(),
+            });
+        }
         Ok(Recommender {
             towers,
             index,
