@@ -340,6 +340,54 @@ fn model_shapes_at_served_batches() {
 }
 
 #[test]
+fn small_k_rows_and_grouped_gemv_cover_their_tails() {
+    // Small k (every instantiated depth 1..=16, and 17 just past it) streams rows in groups of
+    // 8 within row blocks sized by `out`: row tails inside and across blocks, and vectors of
+    // the last panel that are partly or wholly past `out`. Batches of 1-3 rows take the GEMV,
+    // which runs full panels in groups of 4 (128 columns at AVX-512, 64 at AVX2) and the rest
+    // one at a time: outs just under, at and past those groups.
+    let mut seed = 3000;
+    for inp in 1..=17 {
+        for (rows, out) in [(8, 15), (9, 17), (25, 33), (100, 129), (57, 200), (3, 161)] {
+            for dtype in [Dtype::F32, Dtype::Bf16] {
+                seed += 1;
+                check(&Case {
+                    rows,
+                    inp,
+                    out,
+                    dtype,
+                    bias: seed % 3 != 0,
+                    act: if seed % 2 == 0 {
+                        Activation::Relu
+                    } else {
+                        Activation::Identity
+                    },
+                    seed,
+                })
+                .unwrap();
+            }
+        }
+    }
+    for out in [63, 64, 65, 127, 128, 129, 255, 256, 257, 288] {
+        for (rows, inp) in [(1, 11), (2, 80), (3, 33)] {
+            for dtype in [Dtype::F32, Dtype::F16, Dtype::Bf16] {
+                seed += 1;
+                check(&Case {
+                    rows,
+                    inp,
+                    out,
+                    dtype,
+                    bias: true,
+                    act: Activation::Relu,
+                    seed,
+                })
+                .unwrap();
+            }
+        }
+    }
+}
+
+#[test]
 fn deep_k_runs_in_chunks() {
     // k beyond one K chunk (256): later chunks resume from y, partial tiles included, and ReLU
     // must wait for the last chunk (intermediate sums go negative and come back).

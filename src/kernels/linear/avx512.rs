@@ -23,6 +23,7 @@ const U: usize = 4;
 
 impl F32Vec for __m512 {
     const LANES: usize = 16;
+    const REGS: usize = 32;
 
     #[inline(always)]
     unsafe fn zero() -> Self {

@@ -6,7 +6,10 @@
 
 use std::mem::MaybeUninit;
 
-use super::micro::{gemv_panel, tile, widen_chunk, Start};
+use super::micro::{
+    gemv_group, gemv_panel, small_k_rows, small_k_rows_pair, tile, widen_chunk, Start, SMALL_K_MAX,
+    SMALL_K_PAIR_MAX, SMALL_K_ROWS,
+};
 use super::simd::{F32Panel, F32Vec, Panel};
 use super::{padded_k, LinearCall};
 
@@ -35,6 +38,13 @@ const TAIL_CHAINS: usize = 4;
 /// Target bytes of one X block (LOOP 1). A block is re-read once per W panel, so it should stay in
 /// L2 (2 MiB here) next to the packed weights (≤ a few hundred KiB for the models served).
 const X_BLOCK_BYTES: usize = 256 * 1024;
+
+/// Output bytes of one row block of the small-K path: the block's rows are finished across all
+/// panels while their outputs are still in L1.
+const SMALL_K_Y_BYTES: usize = 16 * 1024;
+/// Full panels one GEMV pass covers ([`gemv_group`]): `GEMV_GROUP · NV` accumulators are
+/// enough independent chains without partial-sum sets.
+const GEMV_GROUP: usize = 4;
 
 /// A panel chunk widened to f32, cache-line aligned like the packed panels.
 #[repr(C, align(64))]
@@ -97,6 +107,12 @@ pub(crate) unsafe fn gemm<V: F32Vec, P: Panel<V>, const MR: usize, const NV: usi
     let sp = part.as_mut_ptr();
     let mut wide = WideChunk([const { MaybeUninit::uninit() }; KC * MAX_NR]);
     let wide_p = wide.0.as_mut_ptr().cast::<f32>();
+
+    if V::REGS >= 32 && (1..=SMALL_K_MAX).contains(&k) && m >= SMALL_K_ROWS {
+        // SAFETY: forwarded (caller); the widened chunk holds k ≤ SMALL_K_MAX ≤ KC rows.
+        unsafe { small_k::<V, P, NV>(call, y, wide_p) };
+        return;
+    }
 
     // LOOP 1: split the rows into blocks of `mc` so the X block stays in L2 while every W panel
     // passes over it.
@@ -231,10 +247,27 @@ pub(crate) unsafe fn gemv<V: F32Vec, P: Panel<V>, const NV: usize, const U: usiz
     );
     let mut scratch = MaybeUninit::<[f32; MAX_TILE]>::uninit();
     let sp = scratch.as_mut_ptr().cast::<f32>();
+    // Full panels in whole groups go through gemv_group; the rest one panel at a time.
+    let grouped = n / nr / GEMV_GROUP * GEMV_GROUP;
     for r in 0..m {
         // SAFETY: r < m and check_call proved x holds m rows of k.
         let xr = unsafe { x.add(r * k) };
-        for p in 0..n_panels {
+        for p in (0..grouped).step_by(GEMV_GROUP) {
+            // SAFETY: panels p..p + GEMV_GROUP are full (p + GEMV_GROUP ≤ n / nr), so their
+            // weights, padded bias and output columns are inside the buffers (check_call).
+            unsafe {
+                gemv_group::<V, P, NV, GEMV_GROUP>(
+                    k,
+                    xr,
+                    w.add(p * panel_len),
+                    panel_len,
+                    bias.add(p * nr),
+                    yp.add(r * n + p * nr),
+                    call.relu,
+                );
+            }
+        }
+        for p in grouped..n_panels {
             let cols = nr.min(n - p * nr);
             // SAFETY: as in gemm: whole panels and padded bias (check_call); the output row
             // segment is inside rows × n, or the stack tile (nr ≤ MAX_TILE) for the last panel.
@@ -258,6 +291,95 @@ pub(crate) unsafe fn gemv<V: F32Vec, P: Panel<V>, const NV: usize, const U: usiz
         }
     }
 }
+
+/// The small-`k` GEMM: row blocks whose outputs fit in L1; per block, each panel vector's `k`
+/// weights stay in registers while the block's rows stream past ([`small_k_rows`]).
+///
+/// # Safety
+/// As [`gemm`], with `1 ≤ k ≤ SMALL_K_MAX`, and `wide_p` valid for `KC × MAX_NR` f32 writes.
+#[inline(always)]
+unsafe fn small_k<V: F32Vec, P: Panel<V>, const NV: usize>(
+    call: &LinearCall<'_, P::Elem>,
+    y: &mut [f32],
+    wide_p: *mut f32,
+) where
+    F32Panel: Panel<V, Elem = f32>,
+{
+    let nr = NV * V::LANES;
+    let (m, k, n) = (call.rows, call.k, call.n);
+    let panel_len = padded_k(k, P::KSTEP) * nr;
+    let rb = (SMALL_K_Y_BYTES / (4 * n) / SMALL_K_ROWS).max(1) * SMALL_K_ROWS;
+    let (x, w, bias, yp) = (
+        call.x.as_ptr(),
+        call.panels.as_ptr(),
+        call.bias.as_ptr(),
+        y.as_mut_ptr(),
+    );
+    // LOOP 1: row blocks of rb rows (their outputs stay in L1 until every panel is done).
+    let mut m0 = 0;
+    while m0 < m {
+        let rows = rb.min(m - m0);
+        // LOOP 2: panels; 16-bit ones are widened (k ≤ SMALL_K_MAX rows: cheap) per block.
+        for p in 0..n.div_ceil(nr) {
+            // SAFETY: panel p and its padded bias are inside the buffers (check_call); the
+            // widened copy is padded_k(k) ≤ KC rows of nr ≤ MAX_NR floats.
+            let chunk = unsafe {
+                let src = w.add(p * panel_len);
+                if P::WIDEN {
+                    widen_chunk::<V, P, NV>(k, src, wide_p);
+                    wide_p.cast_const()
+                } else {
+                    src.cast::<f32>()
+                }
+            };
+            // LOOP 3: the panel's vectors that hold live columns.
+            let mut j = 0;
+            while j < NV {
+                let col = p * nr + j * V::LANES;
+                if col >= n {
+                    break;
+                }
+                if k <= SMALL_K_PAIR_MAX && j + 1 < NV && col + 2 * V::LANES <= n {
+                    // SAFETY: as below, for the two full vectors j and j + 1.
+                    unsafe {
+                        let (xb, bp, c) = (x.add(m0 * k), bias.add(p * nr), yp.add(m0 * n + col));
+                        small_k_dispatch!(
+                            small_k_rows_pair, k, V, (rows, xb, chunk, nr, j, bp, c, n, rb, call.relu);
+                            1 2 3 4 5 6 7 8 9 10 11
+                        );
+                    }
+                    j += 2;
+                    continue;
+                }
+                let cols = V::LANES.min(n - col);
+                // SAFETY: rows m0..m0 + rows of x and y, columns col..col + cols of y, are
+                // inside the buffers (check_call); the panel chunk is k × nr f32.
+                unsafe {
+                    let (xb, bp, c) = (x.add(m0 * k), bias.add(p * nr), yp.add(m0 * n + col));
+                    small_k_dispatch!(
+                        small_k_rows, k, V, (rows, xb, chunk, nr, j, bp, c, n, cols, rb, call.relu);
+                        1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16
+                    );
+                }
+                j += 1;
+            }
+        }
+        m0 += rows;
+    }
+}
+
+/// Calls `$f::<V, K>` with `K` equal to the runtime `k` (one instantiation per `K` listed,
+/// which must cover every `k` the caller lets through).
+macro_rules! small_k_dispatch {
+    ($f:ident, $k:expr, $v:ty, $args:tt; $($n:literal)+) => {
+        match $k {
+            $($n => $f::<$v, $n> $args,)+
+            _ => unreachable!("small-k kernel entered with a k it has no instance for"),
+        }
+    };
+}
+use small_k_dispatch;
+const _: () = assert!(SMALL_K_MAX == 16 && SMALL_K_PAIR_MAX == 11);
 
 /// Stamps one table entry for an ISA: a safe fn that checks the call, and the
 /// `#[target_feature]` body that instantiates a driver for that ISA. Only used for entries placed

@@ -207,3 +207,217 @@ pub(crate) unsafe fn gemv_panel<V: F32Vec, P: Panel<V>, const NV: usize, const U
         }
     }
 }
+
+/// Largest `k` the weight-stationary small-K kernel ([`small_k_rows`]) is instantiated for.
+pub(crate) const SMALL_K_MAX: usize = 16;
+/// Rows per step of [`small_k_rows`]: 8 independent accumulator chains cover the FMA latency
+/// (4 cycles × 2 ports), and `SMALL_K_MAX + 8` weights and accumulators fit in 32 registers.
+pub(crate) const SMALL_K_ROWS: usize = 8;
+
+/// Small-`K` GEMM column: one vector (`LANES` columns, vector `j` of a panel) of `K` weights is
+/// loaded into registers once, then `rows` rows stream past it, `RU` at a time, each row one
+/// broadcast-FMA per `k` into its own accumulator. With `K` this small a tile's fixed costs (bias
+/// loads, stores, row set-up) would be as large as its FMAs; here a row costs `K` FMAs, one ReLU
+/// and one store. Only `cols ≤ LANES` outputs per row are written (the rest go to a stack line).
+///
+/// Each group of rows also prefetches, for writing, the output line `ahead` rows further down
+/// (the same columns of the next row block): a row's outputs are one line per vector, rows
+/// `ldc` apart, a pattern the hardware prefetchers do not pick up, and for a large batch the
+/// outputs are written back to L2 or L3, so each store would otherwise wait for its line.
+///
+/// # Safety
+/// `x` is valid for `rows × K` reads (row stride `K`), `w` for `K` rows of stride `nr` holding
+/// vector `j`, `bias` for `LANES` reads at `j · LANES`, `c` for `rows` rows of `cols` writes
+/// with stride `ldc`; the CPU supports V.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) unsafe fn small_k_rows<V: F32Vec, const K: usize>(
+    rows: usize,
+    x: *const f32,
+    w: *const f32,
+    nr: usize,
+    j: usize,
+    bias: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    cols: usize,
+    ahead: usize,
+    relu: bool,
+) {
+    const RU: usize = SMALL_K_ROWS;
+    let lanes = V::LANES;
+    // SAFETY: every read is inside the ranges above (kk < K, u < RU within rows, lanes of
+    // vector j); partial rows go through `line`, which holds LANES ≤ 16 floats.
+    unsafe {
+        let wv: [V; K] = std::array::from_fn(|kk| V::load(w.add(kk * nr + j * lanes)));
+        let b = V::load(bias.add(j * lanes));
+        let mut line = [0.0f32; 16];
+        let mut store = |r: usize, v: V| {
+            let v = if relu { V::relu(v) } else { v };
+            if cols == lanes {
+                V::store(c.add(r * ldc), v);
+            } else {
+                V::store(line.as_mut_ptr(), v);
+                std::ptr::copy_nonoverlapping(line.as_ptr(), c.add(r * ldc), cols);
+            }
+        };
+        let mut r = 0;
+        while r + RU <= rows {
+            for u in 0..RU {
+                // wrapping_add: a prefetch address is never dereferenced.
+                V::prefetch_write(c.wrapping_add((r + u + ahead) * ldc));
+            }
+            let mut acc = [b; RU];
+            for (kk, &wk) in wv.iter().enumerate() {
+                for (u, a) in acc.iter_mut().enumerate() {
+                    *a = V::mul_add(V::splat(x.add((r + u) * K + kk)), wk, *a);
+                }
+            }
+            for (u, &a) in acc.iter().enumerate() {
+                store(r + u, a);
+            }
+            r += RU;
+        }
+        // Fewer than RU rows left: one chain each (a handful of rows per call).
+        while r < rows {
+            let mut a = b;
+            for (kk, &wk) in wv.iter().enumerate() {
+                a = V::mul_add(V::splat(x.add(r * K + kk)), wk, a);
+            }
+            store(r, a);
+            r += 1;
+        }
+    }
+}
+
+/// Largest `k` of [`small_k_rows_pair`]: `2K` weights, `2 · 3` accumulators and the two bias
+/// vectors must fit in 32 registers.
+pub(crate) const SMALL_K_PAIR_MAX: usize = 11;
+
+/// [`small_k_rows`] over two adjacent full vectors (`2 · LANES` columns) at once, 3 rows per step:
+/// each broadcast of `x` feeds two FMAs instead of one, which halves the load-port traffic
+/// (one load per FMA is the single-vector kernel's limit). Prefetches like [`small_k_rows`].
+///
+/// # Safety
+/// As [`small_k_rows`] for vectors `j` and `j + 1`, both with all `LANES` columns live.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) unsafe fn small_k_rows_pair<V: F32Vec, const K: usize>(
+    rows: usize,
+    x: *const f32,
+    w: *const f32,
+    nr: usize,
+    j: usize,
+    bias: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    ahead: usize,
+    relu: bool,
+) {
+    const RU: usize = 3;
+    let lanes = V::LANES;
+    // SAFETY: reads and writes stay inside the ranges above (kk < K, rows < `rows`, the two
+    // vectors j and j + 1 of each row).
+    unsafe {
+        let wv: [[V; 2]; K] = std::array::from_fn(|kk| {
+            let row = w.add(kk * nr + j * lanes);
+            [V::load(row), V::load(row.add(lanes))]
+        });
+        let b = [
+            V::load(bias.add(j * lanes)),
+            V::load(bias.add((j + 1) * lanes)),
+        ];
+        let act = |v: V| if relu { V::relu(v) } else { v };
+        let mut r = 0;
+        while r < rows {
+            let ru = RU.min(rows - r);
+            for u in 0..ru {
+                let line = c.wrapping_add((r + u + ahead) * ldc);
+                V::prefetch_write(line);
+                V::prefetch_write(line.wrapping_add(lanes));
+            }
+            if ru == RU {
+                let mut acc = [b; RU];
+                for (kk, wk) in wv.iter().enumerate() {
+                    for (u, a) in acc.iter_mut().enumerate() {
+                        let xv = V::splat(x.add((r + u) * K + kk));
+                        a[0] = V::mul_add(xv, wk[0], a[0]);
+                        a[1] = V::mul_add(xv, wk[1], a[1]);
+                    }
+                }
+                for (u, a) in acc.iter().enumerate() {
+                    V::store(c.add((r + u) * ldc), act(a[0]));
+                    V::store(c.add((r + u) * ldc + lanes), act(a[1]));
+                }
+            } else {
+                for u in 0..ru {
+                    let mut a = b;
+                    for (kk, wk) in wv.iter().enumerate() {
+                        let xv = V::splat(x.add((r + u) * K + kk));
+                        a[0] = V::mul_add(xv, wk[0], a[0]);
+                        a[1] = V::mul_add(xv, wk[1], a[1]);
+                    }
+                    V::store(c.add((r + u) * ldc), act(a[0]));
+                    V::store(c.add((r + u) * ldc + lanes), act(a[1]));
+                }
+            }
+            r += ru;
+        }
+    }
+}
+
+/// One row against `G` consecutive full panels at once: `G · NV` accumulators are the
+/// independent FMA chains (no partial sums to combine at the end, unlike [`gemv_panel`]'s
+/// sets), and each broadcast of `x` serves `G · NV` FMAs. Writes `G · NR` outputs to `c`.
+///
+/// # Safety
+/// `x` valid for `k` reads, `w` for `G` panels of `padded_k(k) × NR` elements `panel_len`
+/// apart, `bias` and `c` for `G · NR` floats; the CPU supports V.
+#[inline(always)]
+pub(crate) unsafe fn gemv_group<V: F32Vec, P: Panel<V>, const NV: usize, const G: usize>(
+    k: usize,
+    x: *const f32,
+    w: *const P::Elem,
+    panel_len: usize,
+    bias: *const f32,
+    c: *mut f32,
+    relu: bool,
+) {
+    let nr = NV * V::LANES;
+    // SAFETY: offsets stay below k (x), G panels (w) and G · NR (bias, c).
+    unsafe {
+        let mut acc = [[V::zero(); NV]; G];
+        for (g, set) in acc.iter_mut().enumerate() {
+            for (j, v) in set.iter_mut().enumerate() {
+                *v = V::load(bias.add(g * nr + j * V::LANES));
+            }
+        }
+        let steps = k / P::KSTEP;
+        for s in 0..steps {
+            for sub in 0..P::KSTEP {
+                let xv = V::splat(x.add(s * P::KSTEP + sub));
+                for (g, set) in acc.iter_mut().enumerate() {
+                    let wg = w.add(g * panel_len);
+                    for (j, r) in set.iter_mut().enumerate() {
+                        *r = V::mul_add(xv, P::load(wg, nr, s, sub, j), *r);
+                    }
+                }
+            }
+        }
+        for sub in 0..k - steps * P::KSTEP {
+            let xv = V::splat(x.add(steps * P::KSTEP + sub));
+            for (g, set) in acc.iter_mut().enumerate() {
+                let wg = w.add(g * panel_len);
+                for (j, r) in set.iter_mut().enumerate() {
+                    *r = V::mul_add(xv, P::load(wg, nr, steps, sub, j), *r);
+                }
+            }
+        }
+        for (g, set) in acc.iter().enumerate() {
+            for (j, &v) in set.iter().enumerate() {
+                let v = if relu { V::relu(v) } else { v };
+                V::store(c.add(g * nr + j * V::LANES), v);
+            }
+        }
+    }
+}

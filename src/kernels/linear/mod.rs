@@ -12,8 +12,15 @@
 //! panels of `nr` columns (the last zero-padded); each panel is k-major, `nr` weights per `k`, so a
 //! micro-kernel reads it front to back with unit stride. bf16 panels interleave pairs of `k`
 //! (`[k][j]`, `[k+1][j]` adjacent), which turns bf16→f32 into one shift or one mask per lane pair
-//! instead of a widening shuffle. (`vdpbf16ps` reads this order too, but measured here at about
-//! half the per-weight rate of shift + FMA, and it would need x rounded to bf16, so it is unused.)
+//! instead of a widening shuffle. (`vdpbf16ps` reads this order too, but measured here at one
+//! per ~3 cycles, under half the per-weight rate of shift + FMA, and it would need x rounded to
+//! bf16, so it is unused.)
+//!
+//! Layers with `in ≤ 16` (the fraud model's 11 features) skip the tiles on AVX-512: each panel
+//! vector's few weights stay in registers while rows stream past (`micro::small_k_rows`; two
+//! vectors per pass for `in ≤ 11`, `small_k_rows_pair`), since a tile's fixed costs would match
+//! its FMAs there. The GEMV runs full panels four at a time
+//! (`micro::gemv_group`): eight independent FMA chains, no partial sums to fold.
 //!
 //! The GEMM widens 16-bit panels to f32 one K chunk at a time (once per row block, not per
 //! tile); the GEMV converts on the fly, which on this CPU costs 1 ALU uop per bf16 lane pair

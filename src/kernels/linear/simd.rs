@@ -8,6 +8,9 @@
 pub(crate) trait F32Vec: Copy {
     /// f32 lanes per vector.
     const LANES: usize;
+    /// Architectural vector registers of this width (the small-K kernel keeps a whole panel
+    /// column of weights in registers, so it only runs where there are 32).
+    const REGS: usize = 16;
     /// All lanes zero.
     ///
     /// # Safety
