@@ -3,13 +3,15 @@
 
 use std::sync::Arc;
 
+use half::{bf16, f16};
+
 use crate::error::{Error, Result};
-use crate::kernels::elementwise::OutLayout;
+use crate::kernels::elementwise::{EmbeddingView, OutLayout};
 use crate::kernels::linear::PackedLinear;
 use crate::kernels::KernelTable;
-use crate::nn::mlp::pack_linear;
+use crate::nn::mlp::{pack_linear, row_blocks, ROW_BLOCK};
 use crate::nn::sequential::{load_linear, load_sequential};
-use crate::nn::{EmbeddingTable, Mlp, MlpWorkspace};
+use crate::nn::{EmbeddingTable, Mlp, MlpWorkspace, TableElem, TableView};
 use crate::weights::WeightFile;
 
 use super::dense::bn_eps;
@@ -27,10 +29,23 @@ pub struct DeepFm {
     kernels: &'static KernelTable,
 }
 
+/// Most fields the fused gather+FM kernel is used for: their views live in a stack array, so a
+/// call allocates nothing. Wider models (or tables of mixed dtypes) gather field by field.
+const FUSED_MAX_FIELDS: usize = 40;
+
 /// Scratch for [`DeepFm::predict_ids`].
 #[derive(Debug, Default)]
 pub struct DeepFmWorkspace {
+    /// Ids with out-of-vocabulary ones replaced by the fallback row.
     ids: Vec<i64>,
+    block: BlockBuffers,
+}
+
+/// One row block's intermediates (at most [`ROW_BLOCK`] rows, so they stay in L2).
+#[derive(Debug, Default)]
+struct BlockBuffers {
+    /// One field's ids of the block (field-by-field path only).
+    field_ids: Vec<i64>,
     flat: Vec<f32>,
     fm: Vec<f32>,
     linear: Vec<f32>,
@@ -120,6 +135,10 @@ impl DeepFm {
     }
 
     /// pCTR (uncalibrated) for `rows` rows of `ids` (`rows × fields`, row-major) into `out` (`rows`).
+    ///
+    /// Rows run in blocks of [`ROW_BLOCK`]: gather + FM, linear, DNN and sigmoid on one block
+    /// before the next, so the `[block, F·D]` embeddings are read from cache by every part.
+    /// An id error is reported before `out` is written.
     pub fn predict_ids(
         &self,
         ids: &[i64],
@@ -128,56 +147,233 @@ impl DeepFm {
         ws: &mut DeepFmWorkspace,
     ) -> Result<()> {
         let nf = self.fields.len();
-        check_len("predict_ids", "ids", ids.len(), rows * nf)?;
+        let expected = rows.checked_mul(nf).ok_or_else(|| Error::InvalidArgument {
+            arg: "rows",
+            reason: format!("{rows} rows × {nf} fields overflows"),
+        })?;
+        check_len("predict_ids", "ids", ids.len(), expected)?;
         check_len("predict_ids", "out", out.len(), rows)?;
-        let flat_w = nf * self.dim;
-        // Field-major ids, so each table's gather reads one contiguous id list.
-        let field_ids = grow(&mut ws.ids, rows * nf);
-        for (r, row) in ids.chunks_exact(nf).enumerate() {
-            for (f, &id) in row.iter().enumerate() {
-                field_ids[f * rows + r] = self.resolve(id, f);
+        let ids = match self.oov {
+            OutOfVocabulary::Error => {
+                // One block checks its ids before writing anything; more blocks would have
+                // written earlier blocks' outputs by the time a later block fails.
+                if rows > ROW_BLOCK {
+                    self.check_ids(ids)?;
+                }
+                ids
+            }
+            OutOfVocabulary::FallbackRow(fallback) => {
+                let fixed = grow(&mut ws.ids, ids.len());
+                for (fixed, row) in fixed.chunks_exact_mut(nf).zip(ids.chunks_exact(nf)) {
+                    for ((f, &id), t) in fixed.iter_mut().zip(row).zip(&self.fields) {
+                        *f = if id as u64 >= t.rows() as u64 {
+                            fallback
+                        } else {
+                            id
+                        };
+                    }
+                }
+                &ws.ids[..ids.len()]
+            }
+        };
+        let b = &mut ws.block;
+        match self.fields[0].view()? {
+            TableView::F32(_) => self.predict_blocks::<f32>(ids, rows, out, b, true),
+            TableView::F16(_) => self.predict_blocks::<f16>(ids, rows, out, b, true),
+            TableView::Bf16(_) => self.predict_blocks::<bf16>(ids, rows, out, b, true),
+        }
+    }
+
+    /// [`DeepFm::predict_ids`] after the id policy: the fused gather+FM kernel when every table
+    /// holds `T` and there are at most [`FUSED_MAX_FIELDS`] (and `allow_fused`), else a gather per
+    /// field and the FM kernel.
+    fn predict_blocks<T: TableElem>(
+        &self,
+        ids: &[i64],
+        rows: usize,
+        out: &mut [f32],
+        b: &mut BlockBuffers,
+        allow_fused: bool,
+    ) -> Result<()> {
+        let nf = self.fields.len();
+        let empty = EmbeddingView::<T>::new("", &[], 1)?;
+        let mut views = [empty; FUSED_MAX_FIELDS];
+        let mut fused = allow_fused && nf <= FUSED_MAX_FIELDS;
+        if fused {
+            for (v, t) in views.iter_mut().zip(&self.fields) {
+                match T::pick(t.view()?) {
+                    Some(view) => *v = view,
+                    None => fused = false,
+                }
             }
         }
-        let flat = grow(&mut ws.flat, rows * flat_w);
-        for (f, table) in self.fields.iter().enumerate() {
-            let layout = OutLayout {
-                stride: flat_w,
-                offset: f * self.dim,
-            };
-            table.gather(
-                &field_ids[f * rows..(f + 1) * rows],
-                flat,
-                layout,
-                self.kernels,
-            )?;
+        let views = &views[..nf.min(FUSED_MAX_FIELDS)];
+        let gather_fm = T::gather_fm(&self.kernels.elementwise).f;
+        let sigmoid = self.kernels.elementwise.sigmoid_f32.f;
+        let flat_w = nf * self.dim;
+        let block = ROW_BLOCK.min(rows);
+        let flat = grow(&mut b.flat, block * flat_w);
+        let fm = grow(&mut b.fm, block);
+        let lin = grow(&mut b.linear, block);
+        let deep = grow(&mut b.deep, block);
+        for (start, n) in row_blocks(rows) {
+            let ids = &ids[start * nf..(start + n) * nf];
+            let (flat, fm, lin, deep) = (
+                &mut flat[..n * flat_w],
+                &mut fm[..n],
+                &mut lin[..n],
+                &mut deep[..n],
+            );
+            if fused {
+                gather_fm(views, ids, flat, fm)?;
+            } else {
+                self.gather_by_field(ids, n, flat, fm, &mut b.field_ids)?;
+            }
+            self.linear.forward(flat, n, lin)?;
+            self.dnn.forward(flat, n, deep, &mut b.dnn)?;
+            let out = &mut out[start..start + n];
+            for (((o, l), m), d) in out.iter_mut().zip(&*lin).zip(&*fm).zip(&*deep) {
+                // Same association as the seed: (linear + fm) + dnn.
+                *o = (l + m) + d;
+            }
+            sigmoid(out);
         }
-        let fm = grow(&mut ws.fm, rows);
-        (self.kernels.elementwise.fm_f32.f)(flat, nf, self.dim, fm)?;
-        let lin = grow(&mut ws.linear, rows);
-        self.linear.forward(flat, rows, lin)?;
-        let deep = grow(&mut ws.deep, rows);
-        self.dnn.forward(flat, rows, deep, &mut ws.dnn)?;
-        for (((o, l), m), d) in out
-            .iter_mut()
-            .zip(lin.iter())
-            .zip(fm.iter())
-            .zip(deep.iter())
-        {
-            // Same association as the seed: (linear + fm) + dnn.
-            *o = (l + m) + d;
-        }
-        (self.kernels.elementwise.sigmoid_f32.f)(out);
         Ok(())
     }
 
-    fn resolve(&self, id: i64, field: usize) -> i64 {
-        match self.oov {
-            OutOfVocabulary::FallbackRow(row)
-                if id < 0 || id as u64 >= self.fields[field].rows() as u64 =>
-            {
-                row
+    /// The general gather: one field at a time (any mix of table dtypes, any field count),
+    /// then the FM term over the gathered rows.
+    fn gather_by_field(
+        &self,
+        ids: &[i64],
+        n: usize,
+        flat: &mut [f32],
+        fm: &mut [f32],
+        field_ids: &mut Vec<i64>,
+    ) -> Result<()> {
+        let nf = self.fields.len();
+        let column = grow(field_ids, n);
+        for (f, table) in self.fields.iter().enumerate() {
+            for (c, row) in column.iter_mut().zip(ids.chunks_exact(nf)) {
+                *c = row[f];
             }
-            _ => id,
+            let layout = OutLayout {
+                stride: nf * self.dim,
+                offset: f * self.dim,
+            };
+            table.gather(column, flat, layout, self.kernels)?;
         }
+        (self.kernels.elementwise.fm_f32.f)(flat, nf, self.dim, fm)
+    }
+
+    /// Every id against its own field's table; the first offender (row-major) is the error.
+    fn check_ids(&self, ids: &[i64]) -> Result<()> {
+        let nf = self.fields.len();
+        let bad = |(&id, t): (&i64, &EmbeddingTable)| id as u64 >= t.rows() as u64;
+        // Branch-free over the batch (the valid case); then locate the offender.
+        let any_bad = ids.chunks_exact(nf).fold(false, |acc, row| {
+            row.iter()
+                .zip(&self.fields)
+                .fold(acc, |acc, p| acc | bad(p))
+        });
+        if !any_bad {
+            return Ok(());
+        }
+        let (id, t) = ids
+            .chunks_exact(nf)
+            .flat_map(|row| row.iter().zip(&self.fields))
+            .find(|&p| bad(p))
+            .map_or((-1, &self.fields[0]), |(&id, t)| (id, t));
+        Err(Error::IdOutOfRange {
+            table: t.name().to_string(),
+            id,
+            rows: t.rows(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::Model;
+
+    /// The fused and field-by-field paths differ only in summation order inside the FM term.
+    const PATHS_TOLERANCE: f32 = 1e-6;
+
+    #[test]
+    fn field_by_field_path_matches_the_fused_kernel() {
+        for name in ["deepfm_default", "deepfm_alt"] {
+            let path = format!(
+                "{}/tests/fixtures/{name}.safetensors",
+                env!("CARGO_MANIFEST_DIR")
+            );
+            let Model::DeepFm(m) = Model::open(&path, &Options::default()).expect("open") else {
+                panic!("{name} is not a DeepFM");
+            };
+            let vocab: Vec<usize> = m.vocab_sizes().collect();
+            // 300 rows: a full block and a partial one.
+            let rows = 300;
+            let ids: Vec<i64> = (0..rows * m.fields())
+                .map(|i| ((i * 7919) % vocab[i % m.fields()]) as i64)
+                .collect();
+            let mut fused = vec![0f32; rows];
+            let mut by_field = vec![0f32; rows];
+            let mut b = BlockBuffers::default();
+            m.predict_blocks::<f32>(&ids, rows, &mut fused, &mut b, true)
+                .expect("fused");
+            m.predict_blocks::<f32>(&ids, rows, &mut by_field, &mut b, false)
+                .expect("by field");
+            for (i, (a, b)) in fused.iter().zip(&by_field).enumerate() {
+                assert!(
+                    (a - b).abs() <= PATHS_TOLERANCE,
+                    "{name} row {i}: {a} vs {b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_id_error_in_a_later_block_leaves_out_untouched() {
+        let path = format!(
+            "{}/tests/fixtures/deepfm_default.safetensors",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let model = Model::open(&path, &Options::default()).expect("open");
+        let rows = ROW_BLOCK + 44;
+        let mut ids = vec![1i64; rows * 10];
+        ids[(rows - 1) * 10 + 3] = 400; // vocabularies are 400
+        let mut out = vec![-7.0f32; rows];
+        let err = model
+            .predict_ids(&ids, rows, &mut out, &mut crate::Workspace::default())
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::IdOutOfRange { table, id: 400, rows: 400 } if table == "embeddings.3.weight"),
+            "{err}"
+        );
+        assert!(
+            out.iter().all(|&v| v == -7.0),
+            "out written before the error"
+        );
+    }
+
+    #[test]
+    fn a_row_count_that_overflows_is_an_invalid_argument() {
+        let path = format!(
+            "{}/tests/fixtures/deepfm_default.safetensors",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let model = Model::open(&path, &Options::default()).expect("open");
+        let err = model
+            .predict_ids(
+                &[1; 10],
+                usize::MAX,
+                &mut [0.0],
+                &mut crate::Workspace::default(),
+            )
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidArgument { arg: "rows", .. }),
+            "{err}"
+        );
     }
 }

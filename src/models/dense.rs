@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::kernels::KernelTable;
+use crate::nn::mlp::{row_blocks, ROW_BLOCK};
 use crate::nn::sequential::{load_linear, load_sequential, LinearSpec, SequentialSpec};
 use crate::nn::{Mlp, MlpWorkspace};
 use crate::weights::{Arch, WeightFile};
@@ -188,6 +189,9 @@ impl DenseModel {
     }
 
     /// Scores `rows` rows of `x` (`rows × in_cols`) into `out` (`rows × out_cols`).
+    ///
+    /// The ranker's heads run in blocks of [`ROW_BLOCK`] rows (MLP, then sigmoids and score on
+    /// the block), so its head buffer stays small and in cache; the other epilogues run in place.
     pub fn predict(
         &self,
         x: &[f32],
@@ -195,8 +199,10 @@ impl DenseModel {
         out: &mut [f32],
         ws: &mut DenseWorkspace,
     ) -> Result<()> {
-        check_dense(x, rows, self.in_cols(), self.allow_non_finite)?;
-        check_len("predict", "out", out.len(), rows * self.out_cols())?;
+        let (cols, out_cols) = (self.in_cols(), self.out_cols());
+        check_dense(x, rows, cols, self.allow_non_finite)?;
+        // Saturating: a count that overflows cannot match any real buffer's length.
+        check_len("predict", "out", out.len(), rows.saturating_mul(out_cols))?;
         let sigmoid = self.kernels.elementwise.sigmoid_f32.f;
         match self.epilogue {
             Epilogue::Identity => self.mlp.forward(x, rows, out, &mut ws.mlp)?,
@@ -205,16 +211,20 @@ impl DenseModel {
                 sigmoid(out);
             }
             Epilogue::MultiTask(w) => {
-                let heads = grow(&mut ws.heads, rows * 3);
-                self.mlp.forward(x, rows, heads, &mut ws.mlp)?;
-                for (o, p) in out.chunks_exact_mut(4).zip(heads.chunks_exact(3)) {
-                    o[..3].copy_from_slice(p);
-                }
-                // Sigmoid over whole rows (including the score slot, overwritten next) keeps
-                // the call vectorised instead of three lanes at a time.
-                sigmoid(out);
-                for o in out.chunks_exact_mut(4) {
-                    o[3] = w[0] * o[0] + w[1] * o[1] + w[2] * o[2];
+                let heads = grow(&mut ws.heads, ROW_BLOCK.min(rows) * 3);
+                for (start, n) in row_blocks(rows) {
+                    let (x, heads) = (&x[start * cols..(start + n) * cols], &mut heads[..n * 3]);
+                    self.mlp.forward(x, n, heads, &mut ws.mlp)?;
+                    let out = &mut out[start * 4..(start + n) * 4];
+                    for (o, p) in out.chunks_exact_mut(4).zip(heads.chunks_exact(3)) {
+                        o[..3].copy_from_slice(p);
+                    }
+                    // Sigmoid over whole rows (including the score slot, overwritten next)
+                    // keeps the call vectorised instead of three lanes at a time.
+                    sigmoid(out);
+                    for o in out.chunks_exact_mut(4) {
+                        o[3] = w[0] * o[0] + w[1] * o[1] + w[2] * o[2];
+                    }
                 }
             }
         }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::kernels::elementwise::OutLayout;
 use crate::kernels::KernelTable;
+use crate::nn::mlp::{row_blocks, ROW_BLOCK};
 use crate::nn::sequential::load_sequential;
 use crate::nn::{EmbeddingTable, Mlp, MlpWorkspace};
 use crate::weights::WeightFile;
@@ -113,6 +114,10 @@ impl TwoTower {
     }
 
     /// Normalised vectors for `ids` into `out` (`ids.len() × dim`).
+    ///
+    /// Rows run in blocks of [`ROW_BLOCK`] (gather, MLP, normalise on one block before the
+    /// next), so the gathered rows and the outputs are still in cache when the next step reads
+    /// them. An id error is reported before `out` is written.
     pub fn embed(
         &self,
         tower: Tower,
@@ -121,10 +126,22 @@ impl TwoTower {
         ws: &mut TwoTowerWorkspace,
     ) -> Result<()> {
         let net = self.net(tower);
-        let rows = ids.len();
-        check_len("embed", "out", out.len(), rows * self.dim())?;
+        let (rows, dim) = (ids.len(), self.dim());
+        let expected = rows
+            .checked_mul(dim)
+            .ok_or_else(|| Error::InvalidArgument {
+                arg: "ids",
+                reason: format!("{rows} ids × {dim} outputs overflows"),
+            })?;
+        check_len("embed", "out", out.len(), expected)?;
         let ids = match self.oov {
-            OutOfVocabulary::Error => ids,
+            OutOfVocabulary::Error => {
+                // One block's gather checks its ids before anything is written.
+                if rows > ROW_BLOCK {
+                    net.table.check_ids(ids)?;
+                }
+                ids
+            }
             OutOfVocabulary::FallbackRow(fallback) => {
                 let n = net.table.rows() as u64;
                 let fixed = grow(&mut ws.ids, rows);
@@ -135,10 +152,55 @@ impl TwoTower {
             }
         };
         let d_in = net.table.dim();
-        let emb = grow(&mut ws.emb, rows * d_in);
-        net.table
-            .gather(ids, emb, OutLayout::contiguous(d_in), self.kernels)?;
-        net.mlp.forward(emb, rows, out, &mut ws.mlp)?;
-        (self.kernels.elementwise.l2_normalize_f32.f)(out, self.dim())
+        let normalize = self.kernels.elementwise.l2_normalize_f32.f;
+        let emb = grow(&mut ws.emb, ROW_BLOCK.min(rows) * d_in);
+        for (start, n) in row_blocks(rows) {
+            let emb = &mut emb[..n * d_in];
+            let layout = OutLayout::contiguous(d_in);
+            net.table
+                .gather(&ids[start..start + n], emb, layout, self.kernels)?;
+            let out = &mut out[start * dim..(start + n) * dim];
+            net.mlp.forward(emb, n, out, &mut ws.mlp)?;
+            normalize(out, dim)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::Model;
+
+    #[test]
+    fn an_id_error_in_a_later_block_leaves_out_untouched() {
+        let path = format!(
+            "{}/tests/fixtures/two_tower_default.safetensors",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let Model::TwoTower(m) = Model::open(&path, &Options::default()).expect("open") else {
+            panic!("not a two-tower file");
+        };
+        let rows = ROW_BLOCK + 44;
+        let vocab = m.vocab(Tower::User) as i64;
+        let mut ids = vec![1i64; rows];
+        ids[rows - 1] = vocab;
+        let mut out = vec![-7.0f32; rows * m.dim()];
+        let err = m
+            .embed(
+                Tower::User,
+                &ids,
+                &mut out,
+                &mut TwoTowerWorkspace::default(),
+            )
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::IdOutOfRange { table, id, .. } if table == "user_embedding.weight" && *id == vocab),
+            "{err}"
+        );
+        assert!(
+            out.iter().all(|&v| v == -7.0),
+            "out written before the error"
+        );
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use half::{bf16, f16};
 
 use crate::error::{Error, Result};
-use crate::kernels::elementwise::{EmbeddingView, OutLayout};
+use crate::kernels::elementwise::{Elem, EmbeddingView, OutLayout};
 use crate::kernels::KernelTable;
 use crate::weights::{Dtype, TensorView, WeightFile};
 
@@ -98,38 +98,97 @@ impl EmbeddingTable {
         kernels: &KernelTable,
     ) -> Result<()> {
         let k = &kernels.elementwise;
-        match &self.data {
-            TableData::F32(v) => (k.gather_f32.f)(self.view(v)?, ids, out, layout),
-            TableData::F16(v) => (k.gather_f16.f)(self.view(v)?, ids, out, layout),
-            TableData::Bf16(v) => (k.gather_bf16.f)(self.view(v)?, ids, out, layout),
-            TableData::Mapped { file, dtype, range } => {
-                let bytes = &file.file_bytes()[range.clone()];
-                match dtype {
-                    Dtype::F16 => (k.gather_f16.f)(
-                        self.view(cast::<f16>(&self.name, bytes)?)?,
-                        ids,
-                        out,
-                        layout,
-                    ),
-                    Dtype::BF16 => (k.gather_bf16.f)(
-                        self.view(cast::<bf16>(&self.name, bytes)?)?,
-                        ids,
-                        out,
-                        layout,
-                    ),
-                    _ => (k.gather_f32.f)(
-                        self.view(cast::<f32>(&self.name, bytes)?)?,
-                        ids,
-                        out,
-                        layout,
-                    ),
-                }
-            }
+        match self.view()? {
+            TableView::F32(v) => (k.gather_f32.f)(v, ids, out, layout),
+            TableView::F16(v) => (k.gather_f16.f)(v, ids, out, layout),
+            TableView::Bf16(v) => (k.gather_bf16.f)(v, ids, out, layout),
         }
     }
 
-    fn view<'a, T>(&'a self, data: &'a [T]) -> Result<EmbeddingView<'a, T>> {
+    /// [`Error::IdOutOfRange`] naming this table for the first id outside `0..rows`, if any.
+    /// (Every gather checks its own ids; this is for callers that gather in several calls and
+    /// must fail before the first.)
+    pub fn check_ids(&self, ids: &[i64]) -> Result<()> {
+        let rows = self.rows as u64;
+        // Branch-free over all ids (the valid case); then locate the offender.
+        if !ids.iter().fold(false, |bad, &id| bad | (id as u64 >= rows)) {
+            return Ok(());
+        }
+        let id = ids.iter().copied().find(|&id| id as u64 >= rows);
+        Err(Error::IdOutOfRange {
+            table: self.name.clone(),
+            id: id.unwrap_or(-1),
+            rows: self.rows,
+        })
+    }
+
+    /// The table as a kernel view of its own element type (no copy).
+    // Inlined: returned through memory, the 50-byte view costs more than the gather of a row.
+    #[inline(always)]
+    pub fn view(&self) -> Result<TableView<'_>> {
+        Ok(match &self.data {
+            TableData::F32(v) => TableView::F32(self.typed(v)?),
+            TableData::F16(v) => TableView::F16(self.typed(v)?),
+            TableData::Bf16(v) => TableView::Bf16(self.typed(v)?),
+            TableData::Mapped { file, dtype, range } => {
+                let bytes = file.file_bytes().get(range.clone()).unwrap_or_default();
+                match dtype {
+                    Dtype::F16 => TableView::F16(self.typed(cast(&self.name, bytes)?)?),
+                    Dtype::BF16 => TableView::Bf16(self.typed(cast(&self.name, bytes)?)?),
+                    _ => TableView::F32(self.typed(cast(&self.name, bytes)?)?),
+                }
+            }
+        })
+    }
+
+    #[inline(always)]
+    fn typed<'a, T>(&'a self, data: &'a [T]) -> Result<EmbeddingView<'a, T>> {
         EmbeddingView::new(&self.name, data, self.dim)
+    }
+}
+
+/// An [`EmbeddingTable`] viewed with its element type, for the kernels that take typed views.
+#[derive(Clone, Copy, Debug)]
+pub enum TableView<'a> {
+    /// f32 rows.
+    F32(EmbeddingView<'a, f32>),
+    /// f16 rows.
+    F16(EmbeddingView<'a, f16>),
+    /// bf16 rows.
+    Bf16(EmbeddingView<'a, bf16>),
+}
+
+/// Picks the view of one element type out of a [`TableView`], so code generic over the element
+/// type (e.g. DeepFM's fused gather+FM over every field) can collect views of one type.
+pub trait TableElem: Elem {
+    /// The view if the table holds `Self`.
+    fn pick(view: TableView<'_>) -> Option<EmbeddingView<'_, Self>>;
+}
+
+impl TableElem for f32 {
+    fn pick(view: TableView<'_>) -> Option<EmbeddingView<'_, f32>> {
+        match view {
+            TableView::F32(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl TableElem for f16 {
+    fn pick(view: TableView<'_>) -> Option<EmbeddingView<'_, f16>> {
+        match view {
+            TableView::F16(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl TableElem for bf16 {
+    fn pick(view: TableView<'_>) -> Option<EmbeddingView<'_, bf16>> {
+        match view {
+            TableView::Bf16(v) => Some(v),
+            _ => None,
+        }
     }
 }
 
@@ -143,9 +202,12 @@ fn mapped_range(file: &WeightFile, t: &TensorView<'_>) -> Option<Range<usize>> {
     };
     let base = file.file_bytes().as_ptr() as usize;
     let start = (t.bytes().as_ptr() as usize).checked_sub(base)?;
-    (t.bytes().as_ptr() as usize % align == 0).then(|| start..start + t.bytes().len())
+    (t.bytes().as_ptr() as usize)
+        .is_multiple_of(align)
+        .then(|| start..start + t.bytes().len())
 }
 
+#[inline(always)]
 fn cast<'a, T: bytemuck::Pod>(name: &str, bytes: &'a [u8]) -> Result<&'a [T]> {
     // Alignment was checked at load and the mapping never moves, so this cannot fail; the error
     // is for completeness, not a path anyone should reach.

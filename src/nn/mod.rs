@@ -5,6 +5,6 @@ pub mod embedding;
 pub mod mlp;
 pub mod sequential;
 
-pub use embedding::EmbeddingTable;
+pub use embedding::{EmbeddingTable, TableElem, TableView};
 pub use mlp::{Mlp, MlpWorkspace};
 pub use sequential::{load_linear, load_sequential, BatchNormSpec, LinearSpec, SequentialSpec};
