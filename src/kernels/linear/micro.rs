@@ -16,6 +16,9 @@ pub(crate) enum Start {
     Output,
 }
 
+/// Panel steps per trip of [`tile`]'s main loop.
+const TILE_UNROLL: usize = 4;
+
 /// `MR × NR` GEMM micro-kernel (`NR = NV · LANES`) over `k` steps of the panel chunk `w`.
 /// ReLU is applied before the store when `relu` is set (the last K chunk only).
 ///
@@ -56,10 +59,22 @@ pub(crate) unsafe fn tile<V: F32Vec, P: Panel<V>, const MR: usize, const NV: usi
             }
         }
         let steps = k / P::KSTEP;
-        for s in 0..steps {
+        // Four steps per loop trip: the loop's own uops (index, pointer, branch) are then
+        // under one per step, leaving the front end to the loads and FMAs.
+        let mut s = 0;
+        while s + TILE_UNROLL <= steps {
+            for u in 0..TILE_UNROLL {
+                for sub in 0..P::KSTEP {
+                    tile_step::<V, P, MR, NV>(&mut acc, a, w, nr, s + u, sub);
+                }
+            }
+            s += TILE_UNROLL;
+        }
+        while s < steps {
             for sub in 0..P::KSTEP {
                 tile_step::<V, P, MR, NV>(&mut acc, a, w, nr, s, sub);
             }
+            s += 1;
         }
         // Odd k with paired panels: the last step's first half (its second half is padding).
         for sub in 0..k - steps * P::KSTEP {
