@@ -403,38 +403,45 @@ mod tests {
         let mut arch = ptr::null();
         let (mut i, mut o) = (0usize, 0usize);
         type Call<'a> = Box<dyn FnMut() -> reckon_status + 'a>;
-        // SAFETY (all calls): valid handles, strings and buffers of the lengths passed.
+        // Each call below gets valid handles, strings and buffers of the lengths it passes.
         let mut calls: Vec<(&str, Call<'_>)> = vec![
             (
                 "options_create",
+                // SAFETY: handles from `open`, buffers as long as the lengths passed.
                 Box::new(|| unsafe { reckon_options_create(&mut opts) }),
             ),
             (
                 "model_open",
+                // SAFETY: handles from `open`, buffers as long as the lengths passed.
                 Box::new(|| unsafe {
                     reckon_model_open(demo("fraud.safetensors").as_ptr(), ptr::null(), &mut handle)
                 }),
             ),
             (
                 "model_arch",
+                // SAFETY: handles from `open`, buffers as long as the lengths passed.
                 Box::new(|| unsafe { reckon_model_arch(m, &mut arch) }),
             ),
             (
                 "model_dims",
+                // SAFETY: handles from `open`, buffers as long as the lengths passed.
                 Box::new(|| unsafe { reckon_model_dims(m, &mut i, &mut o) }),
             ),
             (
                 "model_predict",
+                // SAFETY: handles from `open`, buffers as long as the lengths passed.
                 Box::new(|| unsafe { reckon_model_predict(m, x.as_ptr(), 1, 11, out, 64) }),
             ),
             (
                 "model_predict_ids",
+                // SAFETY: handles from `open`, buffers as long as the lengths passed.
                 Box::new(|| unsafe {
                     reckon_model_predict_ids(towers, ids.as_ptr(), 1, 1, out, 64)
                 }),
             ),
             (
                 "tower_embed",
+                // SAFETY: handles from `open`, buffers as long as the lengths passed.
                 Box::new(|| unsafe { reckon_tower_embed(towers, 0, ids.as_ptr(), 1, out, 64) }),
             ),
         ];
