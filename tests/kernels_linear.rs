@@ -412,6 +412,55 @@ fn deep_k_runs_in_chunks() {
 }
 
 #[test]
+fn packed_x_groups_cover_row_column_and_depth_tails() {
+    // f32 GEMMs on 32-register ISAs run whole groups of 24 rows through the packed-X tile and the
+    // rest through the 8-row tiles: rows around multiples of 24, outputs with a partly live (or
+    // dead) last vector column, depths with a 4-step unroll tail and past one K chunk (256).
+    let mut seed = 3000;
+    for rows in [24, 25, 31, 47, 48, 49, 72, 100] {
+        for inp in [17, 19, 80, 255, 257, 515] {
+            for out in [16, 17, 33, 48, 129] {
+                seed += 1;
+                let act = if seed % 2 == 0 {
+                    Activation::Relu
+                } else {
+                    Activation::Identity
+                };
+                check(&Case {
+                    rows,
+                    inp,
+                    out,
+                    dtype: Dtype::F32,
+                    bias: seed % 3 != 0,
+                    act,
+                    seed,
+                })
+                .unwrap();
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn packed_x_groups_match_reference_at_any_size(
+        groups in 1usize..4,
+        extra in 0usize..24,
+        inp in 17usize..600,
+        out in 1usize..100,
+        relu: bool,
+        seed: u64,
+    ) {
+        let act = if relu { Activation::Relu } else { Activation::Identity };
+        let rows = groups * 24 + extra;
+        let case = Case { rows, inp, out, dtype: Dtype::F32, bias: true, act, seed };
+        check(&case).map_err(TestCaseError::fail)?;
+    }
+}
+
+#[test]
 fn relu_keeps_nan() {
     // A NaN input must surface as NaN, not as a plausible 0.
     for &table in common::isa::tables_under_test() {

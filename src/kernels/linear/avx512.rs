@@ -4,6 +4,10 @@
 //! (`{1to16}`); per `k` 16 FMAs against 2 weight loads and 8 broadcast loads, so the two FMA
 //! ports, not the load ports, are the limit. 8 rows also divide the batch sizes served (16,
 //! 256, 4096) with no partial tile.
+//!
+//! f32 GEMMs run whole groups of 16 rows through the packed-X tile instead (16 × 16, X packed
+//! k-major by [`transpose16`]): one weight load and 16 fused broadcast-FMAs per `k`, 17 uops
+//! for 16 FMAs against 26, which matters when the front end, not the FMA ports, is the limit.
 
 use std::arch::x86_64::*;
 
@@ -93,6 +97,35 @@ impl F32Vec for __m512 {
         unsafe { _mm512_max_ps(_mm512_setzero_ps(), a) }
     }
     #[inline(always)]
+    unsafe fn pack_k_major<const R: usize>(src: *const f32, ld: usize, k: usize, dst: *mut f32) {
+        let full = k / 16 * 16;
+        // SAFETY: AVX-512 present (trait contract); loads read rows g + i < R (a short group
+        // repeats its last row) at kk + 16 ≤ full ≤ k, the masked stores write lanes g + i < R
+        // of steps kk + l < full, and the tail loop stays below k and R.
+        unsafe {
+            for g in (0..R).step_by(16) {
+                let live = (R - g).min(16);
+                let mask = (((1u32 << live) - 1) & 0xffff) as u16;
+                let mut kk = 0;
+                while kk < full {
+                    let mut r: [__m512; 16] = std::array::from_fn(|i| {
+                        _mm512_loadu_ps(src.add((g + i.min(live - 1)) * ld + kk))
+                    });
+                    transpose16(&mut r);
+                    for (l, &v) in r.iter().enumerate() {
+                        _mm512_mask_storeu_ps(dst.add((kk + l) * R + g), mask, v);
+                    }
+                    kk += 16;
+                }
+            }
+            for kk in full..k {
+                for i in 0..R {
+                    *dst.add(kk * R + i) = *src.add(i * ld + kk);
+                }
+            }
+        }
+    }
+    #[inline(always)]
     unsafe fn prefetch_write(p: *const f32) {
         // A T0 prefetch, not PREFETCHW: that needs `prfchw`, which the level does not check
         // for. An unshared line arrives exclusive, so the later stores still need no RFO.
@@ -166,6 +199,56 @@ unsafe fn fold_quarters(t0: __m512, t1: __m512) -> __m512 {
             _mm512_shuffle_f32x4::<0b10_00_10_00>(t0, t1),
             _mm512_shuffle_f32x4::<0b11_01_11_01>(t0, t1),
         )
+    }
+}
+
+/// 16 × 16 transpose in registers (64 shuffles): row `i` lane `l` moves to row `l` lane `i`.
+#[inline(always)]
+unsafe fn transpose16(r: &mut [__m512; 16]) {
+    // SAFETY: AVX-512 present (caller).
+    unsafe {
+        // Pairs of rows interleaved (32-bit), then 64-bit pairs, then 128-bit lanes twice.
+        let t: [__m512; 16] = std::array::from_fn(|i| {
+            let (a, b) = (r[i / 2 * 2], r[i / 2 * 2 + 1]);
+            if i % 2 == 0 {
+                _mm512_unpacklo_ps(a, b)
+            } else {
+                _mm512_unpackhi_ps(a, b)
+            }
+        });
+        let u: [__m512; 16] = std::array::from_fn(|i| {
+            // Within each group of 4: (t0,t2) lo/hi, (t1,t3) lo/hi.
+            let base = i / 4 * 4;
+            let (a, b) = match i % 4 {
+                0 | 1 => (t[base], t[base + 2]),
+                _ => (t[base + 1], t[base + 3]),
+            };
+            let (a, b) = (_mm512_castps_pd(a), _mm512_castps_pd(b));
+            _mm512_castpd_ps(if i % 2 == 0 {
+                _mm512_unpacklo_pd(a, b)
+            } else {
+                _mm512_unpackhi_pd(a, b)
+            })
+        });
+        let v: [__m512; 16] = std::array::from_fn(|i| {
+            // Within each group of 8: (u_j, u_{j+4}) for j < 4, 0x88 then 0xdd.
+            let base = i / 8 * 8;
+            let j = i % 4;
+            let (a, b) = (u[base + j], u[base + j + 4]);
+            if i % 8 < 4 {
+                _mm512_shuffle_f32x4::<0x88>(a, b)
+            } else {
+                _mm512_shuffle_f32x4::<0xdd>(a, b)
+            }
+        });
+        *r = std::array::from_fn(|i| {
+            let (a, b) = (v[i % 8], v[i % 8 + 8]);
+            if i < 8 {
+                _mm512_shuffle_f32x4::<0x88>(a, b)
+            } else {
+                _mm512_shuffle_f32x4::<0xdd>(a, b)
+            }
+        });
     }
 }
 

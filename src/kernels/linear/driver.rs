@@ -7,8 +7,8 @@
 use std::mem::MaybeUninit;
 
 use super::micro::{
-    gemv_group, gemv_panel, small_k_rows, small_k_rows_pair, tile, widen_chunk, Start, SMALL_K_MAX,
-    SMALL_K_PAIR_MAX, SMALL_K_ROWS,
+    gemv_group, gemv_panel, small_k_rows, small_k_rows_pair, tile, tile_xpacked, widen_chunk,
+    Start, SMALL_K_MAX, SMALL_K_PAIR_MAX, SMALL_K_ROWS,
 };
 use super::simd::{F32Panel, F32Vec, Panel};
 use super::{padded_k, LinearCall};
@@ -45,6 +45,19 @@ const SMALL_K_Y_BYTES: usize = 16 * 1024;
 /// Full panels one GEMV pass covers ([`gemv_group`]): `GEMV_GROUP · NV` accumulators are
 /// enough independent chains without partial-sum sets.
 const GEMV_GROUP: usize = 4;
+
+/// Rows of the packed-X tile ([`tile_xpacked`]) on 32-register ISAs: 16 accumulators (two
+/// FMA ports × latency 4 needs 8) and one weight vector, each broadcast folded into its single
+/// FMA. 16 divides the batches served (16, 256, 4096), and one 16 × 16 transpose packs it.
+/// Measured, 24 rows (the most that fit) was no faster, leaves batch 16 out, and in one build
+/// got indexed broadcast addresses (two uops per FMA).
+const XR: usize = 16;
+/// Widest vector any ISA has (f32 lanes); sizes the packed-X tile's stack tile.
+const MAX_LANES: usize = 16;
+
+/// An X group packed k-major for [`tile_xpacked`] (`KC` steps of `XR` rows).
+#[repr(C, align(64))]
+struct XPack([MaybeUninit<f32>; KC * XR]);
 
 /// A panel chunk widened to f32, cache-line aligned like the packed panels.
 #[repr(C, align(64))]
@@ -114,9 +127,17 @@ pub(crate) unsafe fn gemm<V: F32Vec, P: Panel<V>, const MR: usize, const NV: usi
         return;
     }
 
+    // f32 panels on 32-register ISAs: whole groups of XR rows run the packed-X tile; the rest
+    // of the rows fall through to the MR-row tiles below.
+    let mut m0 = 0;
+    if V::REGS >= 32 && !P::WIDEN && V::LANES <= MAX_LANES && m >= XR {
+        m0 = m / XR * XR;
+        // SAFETY: forwarded (caller); Elem is f32 without widening (const assert above), and
+        // f32 panels have KSTEP 1, so a panel is k × nr floats.
+        unsafe { gemm_xpacked::<V, NV>(call, m0, x, w.cast::<f32>(), bias, yp) };
+    }
     // LOOP 1: split the rows into blocks of `mc` so the X block stays in L2 while every W panel
     // passes over it.
-    let mut m0 = 0;
     while m0 < m {
         let m1 = (m0 + mc).min(m);
         // LOOP 2: split k into chunks of KC; the first chunk starts from the bias, later ones
@@ -221,6 +242,82 @@ pub(crate) unsafe fn gemm<V: F32Vec, P: Panel<V>, const MR: usize, const NV: usi
             }
         }
         m0 = m1;
+    }
+}
+
+/// The packed-X GEMM over rows `0..rows` (a multiple of [`XR`]): per group of `XR` rows and K
+/// chunk, the group's X is packed k-major once (a few KiB, L1), then every vector column of
+/// every panel runs [`tile_xpacked`] over it; the panels stream from L2.
+///
+/// # Safety
+/// As [`gemm`], with f32 panels (`w` the call's panels), `rows ≤ call.rows`, `rows % XR == 0`,
+/// and `x`, `bias`, `yp` the call's buffers.
+#[inline(always)]
+unsafe fn gemm_xpacked<V: F32Vec, const NV: usize>(
+    call: &LinearCall<'_, impl Sized>,
+    rows: usize,
+    x: *const f32,
+    w: *const f32,
+    bias: *const f32,
+    yp: *mut f32,
+) {
+    let (lanes, nr) = (V::LANES, NV * V::LANES);
+    let (k, n) = (call.k, call.n);
+    let panel_len = k * nr;
+    let mut pack = XPack([const { MaybeUninit::uninit() }; KC * XR]);
+    let xp = pack.0.as_mut_ptr().cast::<f32>();
+    // Stack tile for the last, partly live vector column (ldc = lanes).
+    let mut part = [0.0f32; XR * MAX_LANES];
+    let sp = part.as_mut_ptr();
+    for r0 in (0..rows).step_by(XR) {
+        let mut k0 = 0;
+        loop {
+            let kc = KC.min(k - k0);
+            let start = if k0 == 0 { Start::Bias } else { Start::Output };
+            let relu = call.relu && k0 + kc == k;
+            // SAFETY: rows r0..r0 + XR ≤ call.rows and columns k0..k0 + kc ≤ k of x
+            // (check_call); the pack holds kc ≤ KC steps of XR rows.
+            unsafe { V::pack_k_major::<XR>(x.add(r0 * k + k0), k, kc, xp) };
+            for v in 0..n.div_ceil(lanes) {
+                let col = v * lanes;
+                let cols = lanes.min(n - col);
+                let (p, j) = (col / nr, col % nr);
+                // In both arms: panel p's chunk rows k0..k0 + kc, vector j, and the padded bias
+                // at col are inside the buffers (check_call); the CPU supports V (caller).
+                let (wv, bv, c) = (
+                    w.wrapping_add(p * panel_len + k0 * nr + j),
+                    bias.wrapping_add(col),
+                    yp.wrapping_add(r0 * n + col),
+                );
+                if cols == lanes {
+                    // SAFETY: as above; the tile writes rows r0..r0 + XR, columns col..col +
+                    // lanes ≤ n of y.
+                    unsafe { tile_xpacked::<V, XR>(kc, xp, wv, nr, bv, c, n, start, relu) };
+                } else {
+                    // SAFETY: as above; the stack tile holds XR × lanes floats, and the copies
+                    // move XR × cols of them to and from y.
+                    unsafe {
+                        if start == Start::Output {
+                            for i in 0..XR {
+                                std::ptr::copy_nonoverlapping(
+                                    c.add(i * n),
+                                    sp.add(i * lanes),
+                                    cols,
+                                );
+                            }
+                        }
+                        tile_xpacked::<V, XR>(kc, xp, wv, nr, bv, sp, lanes, start, relu);
+                        for i in 0..XR {
+                            std::ptr::copy_nonoverlapping(sp.add(i * lanes), c.add(i * n), cols);
+                        }
+                    }
+                }
+            }
+            k0 += kc;
+            if k0 >= k {
+                break;
+            }
+        }
     }
 }
 

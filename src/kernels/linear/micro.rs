@@ -89,6 +89,71 @@ pub(crate) unsafe fn tile<V: F32Vec, P: Panel<V>, const MR: usize, const NV: usi
     }
 }
 
+/// `MR × LANES` GEMM micro-kernel over a packed X block: `xp` holds the tile's `MR` rows
+/// interleaved k-major (`xp[kk · MR + i]`), so one pointer plus constant offsets reaches every
+/// broadcast, and each broadcast feeds exactly one FMA, which lets LLVM fold it into the FMA as
+/// a `{1to16}` memory operand. Per `k`: one weight load and `MR` fused broadcast-FMAs, fewer
+/// front-end uops per FMA than [`tile`] (which needs a separate broadcast for each row, as each
+/// feeds two FMAs). `w` is one vector column of an f32 panel chunk (row stride `nr`), `bias`
+/// its `LANES` biases. ReLU as in [`tile`].
+///
+/// # Safety
+/// `xp` is valid for `k × MR` reads, `w` for `k` rows of stride `nr` (`LANES` each), `bias` for
+/// `LANES`, `c` for `MR` rows of `LANES` with stride `ldc` (initialised when `start` is
+/// `Output`); the CPU supports V.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) unsafe fn tile_xpacked<V: F32Vec, const MR: usize>(
+    k: usize,
+    xp: *const f32,
+    w: *const f32,
+    nr: usize,
+    bias: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    start: Start,
+    relu: bool,
+) {
+    // SAFETY: kk < k, i < MR: inside the ranges the caller guarantees.
+    unsafe {
+        for i in 0..MR {
+            V::prefetch_write(c.add(i * ldc));
+        }
+        let mut acc = [V::zero(); MR];
+        for (i, v) in acc.iter_mut().enumerate() {
+            *v = match start {
+                Start::Bias => V::load(bias),
+                Start::Output => V::load(c.add(i * ldc)),
+            };
+        }
+        // Bumped pointers, so each broadcast is `[base + constant]`: an indexed address
+        // (`[base + index + constant]`) would un-laminate the fused FMA into two uops.
+        let (mut xk, mut wk) = (xp, w);
+        let step = |acc: &mut [V; MR], xk: *const f32, wk: *const f32, u: usize| {
+            let wv = V::load(wk.add(u * nr));
+            for (i, r) in acc.iter_mut().enumerate() {
+                *r = V::mul_add(V::splat(xk.add(u * MR + i)), wv, *r);
+            }
+        };
+        for _ in 0..k / TILE_UNROLL {
+            for u in 0..TILE_UNROLL {
+                step(&mut acc, xk, wk, u);
+            }
+            xk = xk.add(TILE_UNROLL * MR);
+            wk = wk.add(TILE_UNROLL * nr);
+        }
+        for _ in 0..k % TILE_UNROLL {
+            step(&mut acc, xk, wk, 0);
+            xk = xk.add(MR);
+            wk = wk.add(nr);
+        }
+        for (i, &v) in acc.iter().enumerate() {
+            let v = if relu { V::relu(v) } else { v };
+            V::store(c.add(i * ldc), v);
+        }
+    }
+}
+
 /// One `k` of the micro-kernel: NV weight vectors, MR broadcasts, MR × NV FMAs.
 ///
 /// # Safety

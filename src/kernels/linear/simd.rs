@@ -67,6 +67,23 @@ pub(crate) trait F32Vec: Copy {
     /// # Safety
     /// As [`F32Vec::zero`].
     unsafe fn relu(a: Self) -> Self;
+    /// Packs `R` rows of `k` floats (row stride `ld`) k-major: `dst[kk · R + i] = src[i · ld + kk]`
+    /// (the X layout of the packed-X tile). An ISA may override the plain loop with register
+    /// transposes.
+    ///
+    /// # Safety
+    /// As [`F32Vec::zero`]; `src` is valid for `R` rows of `k` reads, `dst` for `k · R` writes.
+    #[inline(always)]
+    unsafe fn pack_k_major<const R: usize>(src: *const f32, ld: usize, k: usize, dst: *mut f32) {
+        // SAFETY: i < R, kk < k: inside both ranges (caller).
+        unsafe {
+            for i in 0..R {
+                for kk in 0..k {
+                    *dst.add(kk * R + i) = *src.add(i * ld + kk);
+                }
+            }
+        }
+    }
     /// Hints that the cache line holding `p` will be written soon (a no-op where the ISA has
     /// no such hint). Never faults.
     ///
