@@ -162,6 +162,18 @@ pub(crate) unsafe fn arg_out<'a, T>(ptr: *mut T, arg: &str) -> FfiResult<&'a mut
     Ok(unsafe { &mut *ptr })
 }
 
+/// An out-parameter the caller may leave NULL when it does not want that value.
+///
+/// # Safety
+/// A non-NULL `ptr` must point to writable memory for one `T`, not aliased during the call.
+pub(crate) unsafe fn optional_out<'a, T>(ptr: *mut T, arg: &str) -> FfiResult<Option<&'a mut T>> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: forwarded contract.
+    unsafe { arg_out(ptr, arg) }.map(Some)
+}
+
 /// `len` elements at `ptr` as a slice. `len == 0` gives an empty slice whatever `ptr` is; a
 /// NULL or misaligned `ptr` with `len > 0`, or a byte length past `isize::MAX`, is an error.
 ///

@@ -6,7 +6,7 @@ use std::ffi::c_char;
 
 use super::boundary::{
     arg_out, arg_ref, arg_slice, arg_str, free_box, guard, guard_void, hand_out, opening,
-    out_prefix, FfiError, FfiResult,
+    optional_out, out_prefix, FfiError, FfiResult,
 };
 use super::core::{options_or_default, reckon_options};
 use super::status::{reckon_status, Status};
@@ -385,18 +385,6 @@ pub unsafe extern "C" fn reckon_fraud_feature_name(
         *out = name.as_ptr() as *const c_char;
         Ok(())
     })
-}
-
-/// A NULL-able out-pointer.
-///
-/// # Safety
-/// A non-NULL `ptr` must be writable.
-unsafe fn optional_out<'a, T>(ptr: *mut T, arg: &str) -> FfiResult<Option<&'a mut T>> {
-    if ptr.is_null() {
-        return Ok(None);
-    }
-    // SAFETY: forwarded contract.
-    unsafe { arg_out(ptr, arg) }.map(Some)
 }
 
 #[cfg(test)]

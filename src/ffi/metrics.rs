@@ -6,7 +6,7 @@
 //! empty input where the metric is undefined, a NaN score, a label other than 0/1, a grade
 //! outside `[0, 64]`, `k = 0` or `bins = 0` is `RECKON_INVALID_ARGUMENT`.
 
-use super::boundary::{arg_out, arg_slice, guard, FfiResult};
+use super::boundary::{arg_out, arg_slice, guard, optional_out, FfiResult};
 use super::status::reckon_status;
 use crate::metrics::{self, RankingMetric};
 
@@ -377,18 +377,6 @@ pub unsafe extern "C" fn reckon_metric_mean_over_queries(
         }
         Ok(())
     })
-}
-
-/// A NULL-able out-pointer.
-///
-/// # Safety
-/// A non-NULL `ptr` must be writable.
-unsafe fn optional_out<'a, T>(ptr: *mut T, arg: &str) -> FfiResult<Option<&'a mut T>> {
-    if ptr.is_null() {
-        return Ok(None);
-    }
-    // SAFETY: forwarded contract.
-    unsafe { arg_out(ptr, arg) }.map(Some)
 }
 
 /// The seed's fraud metrics: flags every score ≥ `threshold` and compares with 0/1 `labels`.

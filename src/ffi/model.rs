@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::boundary::{
     arg_out, arg_ref, arg_slice, arg_str, checked_len, free_box, guard, guard_void, hand_out,
-    opening, out_prefix, FfiError, FfiResult,
+    opening, optional_out, out_prefix, FfiError, FfiResult,
 };
 use super::core::{options_or_default, reckon_options};
 use super::status::{reckon_status, Status};
@@ -140,13 +140,18 @@ pub unsafe extern "C" fn reckon_model_dims(
         let model = unsafe { model_arg(m, "m") }?;
         let (i, o) = model.dims();
         // SAFETY: C contract: each out-pointer is NULL or writable.
-        unsafe {
-            if !in_cols.is_null() {
-                *arg_out(in_cols, "in_cols")? = i;
-            }
-            if !out_cols.is_null() {
-                *arg_out(out_cols, "out_cols")? = o;
-            }
+        let (in_out, out_out) = unsafe {
+            (
+                optional_out(in_cols, "in_cols")?,
+                optional_out(out_cols, "out_cols")?,
+            )
+        };
+        // Both checked before either is written.
+        if let Some(v) = in_out {
+            *v = i;
+        }
+        if let Some(v) = out_out {
+            *v = o;
         }
         Ok(())
     })

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::boundary::{
     arg_out, arg_ref, arg_slice, arg_str, checked_len, free_box, guard, guard_void, hand_out,
-    out_prefix, FfiError, FfiResult,
+    optional_out, out_prefix, FfiError, FfiResult,
 };
 use super::model::{model_arg, reckon_model};
 use super::status::{reckon_status, Status};
@@ -514,18 +514,6 @@ unsafe fn rank(
         *ndcg = v;
     }
     Ok(())
-}
-
-/// A NULL-able out-pointer.
-///
-/// # Safety
-/// A non-NULL `ptr` must be writable.
-unsafe fn optional_out<'a, T>(ptr: *mut T, arg: &str) -> FfiResult<Option<&'a mut T>> {
-    if ptr.is_null() {
-        return Ok(None);
-    }
-    // SAFETY: forwarded contract.
-    unsafe { arg_out(ptr, arg) }.map(Some)
 }
 
 #[cfg(test)]
