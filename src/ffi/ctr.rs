@@ -193,21 +193,14 @@ fn with_scratch<T>(f: impl FnOnce(&mut Scratch) -> FfiResult<T>) -> FfiResult<T>
 mod tests {
     use super::*;
     use crate::ffi::core::{
-        reckon_last_error, reckon_options_create, reckon_options_free,
-        reckon_options_set_oov_fallback,
+        reckon_options_create, reckon_options_free, reckon_options_set_oov_fallback,
     };
+    use crate::ffi::test_support::*;
     use crate::pipelines::ctr::{write_calibrated, Calibration};
     use crate::weights::{Container, WeightFile};
     use std::ffi::{CStr, CString};
     use std::path::{Path, PathBuf};
     use std::ptr::{null, null_mut};
-
-    const OK: reckon_status = Status::RECKON_OK as reckon_status;
-    const INVALID: reckon_status = Status::RECKON_INVALID_ARGUMENT as reckon_status;
-
-    fn st(s: Status) -> reckon_status {
-        s as reckon_status
-    }
 
     fn demo(name: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -217,13 +210,6 @@ mod tests {
 
     fn cpath(p: &Path) -> CString {
         CString::new(p.to_str().unwrap()).unwrap()
-    }
-
-    fn last_error() -> String {
-        // SAFETY: reckon_last_error never returns NULL and its text is NUL-terminated.
-        unsafe { CStr::from_ptr(reckon_last_error()) }
-            .to_string_lossy()
-            .into_owned()
     }
 
     /// The demo's first `n` request rows (ids `[n, 10]`) and all labels.

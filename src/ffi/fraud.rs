@@ -390,20 +390,13 @@ pub unsafe extern "C" fn reckon_fraud_feature_name(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ffi::core::reckon_last_error;
+    use crate::ffi::test_support::*;
     use crate::models::Options;
     use crate::pipelines::fraud::FEATURE_NAMES;
     use crate::weights::Container;
     use std::ffi::{CStr, CString};
     use std::path::{Path, PathBuf};
     use std::ptr::{null, null_mut};
-
-    const OK: reckon_status = Status::RECKON_OK as reckon_status;
-    const INVALID: reckon_status = Status::RECKON_INVALID_ARGUMENT as reckon_status;
-
-    fn st(s: Status) -> reckon_status {
-        s as reckon_status
-    }
 
     fn demo(name: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -419,13 +412,6 @@ mod tests {
 
     fn cpath(p: &Path) -> CString {
         CString::new(p.to_str().unwrap()).unwrap()
-    }
-
-    fn last_error() -> String {
-        // SAFETY: reckon_last_error never returns NULL and its text is NUL-terminated.
-        unsafe { CStr::from_ptr(reckon_last_error()) }
-            .to_string_lossy()
-            .into_owned()
     }
 
     /// The demo's replay stream (time-ordered).

@@ -418,23 +418,12 @@ pub unsafe extern "C" fn reckon_metric_threshold(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ffi::core::reckon_last_error;
     use crate::ffi::status::Status;
-    use std::ffi::CStr;
+    use crate::ffi::test_support::*;
     use std::ptr::{null, null_mut};
 
-    const OK: reckon_status = Status::RECKON_OK as reckon_status;
-    const INVALID: reckon_status = Status::RECKON_INVALID_ARGUMENT as reckon_status;
     const SHAPE: reckon_status = Status::RECKON_SHAPE as reckon_status;
-    const PANIC: reckon_status = Status::RECKON_PANIC as reckon_status;
     const UNTOUCHED: f64 = -12345.0;
-
-    fn last_error() -> String {
-        // SAFETY: reckon_last_error never returns NULL and its text is NUL-terminated.
-        unsafe { CStr::from_ptr(reckon_last_error()) }
-            .to_string_lossy()
-            .into_owned()
-    }
 
     type PairFn = unsafe extern "C" fn(*const f32, usize, *const f32, usize, *mut f64) -> i32;
     type CutFn = unsafe extern "C" fn(*const f32, usize, *const f32, usize, usize, *mut f64) -> i32;

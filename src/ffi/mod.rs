@@ -27,6 +27,8 @@ pub mod model;
 pub mod recommend;
 pub mod search;
 pub mod status;
+#[cfg(test)]
+mod test_support;
 
 pub use self::core::*;
 pub use self::ctr::*;

@@ -314,6 +314,7 @@ mod tests {
     use super::super::boundary::trigger_panic_next;
     use super::super::core::*;
     use super::*;
+    use crate::ffi::test_support::*;
     use crate::models::Options;
 
     fn demo(name: &str) -> CString {
@@ -328,16 +329,6 @@ mod tests {
         assert_eq!(s, Status::RECKON_OK as reckon_status);
         m
     }
-
-    fn last_error() -> String {
-        // SAFETY: reckon_last_error never returns NULL and the text is NUL-terminated.
-        unsafe { CStr::from_ptr(reckon_last_error()) }
-            .to_string_lossy()
-            .into_owned()
-    }
-
-    const OK: reckon_status = Status::RECKON_OK as reckon_status;
-    const PANIC: reckon_status = Status::RECKON_PANIC as reckon_status;
 
     #[test]
     fn results_equal_the_rust_api() {

@@ -6,31 +6,21 @@ use std::ptr::{null, null_mut};
 use std::sync::OnceLock;
 
 use super::super::boundary::trigger_panic_next;
-use super::super::core::reckon_last_error;
 use super::super::model::{reckon_model_free, reckon_model_open};
 use super::*;
+pub(crate) use crate::ffi::test_support::{last_error, INVALID, OK, PANIC};
 use crate::models::{Options, TwoTower, TwoTowerWorkspace};
 
-pub(crate) const OK: c_int = Status::RECKON_OK as c_int;
-pub(crate) const INVALID: c_int = Status::RECKON_INVALID_ARGUMENT as c_int;
 pub(crate) const SHAPE: c_int = Status::RECKON_SHAPE as c_int;
 pub(crate) const SMALL: c_int = Status::RECKON_BUFFER_TOO_SMALL as c_int;
 pub(crate) const RANGE: c_int = Status::RECKON_OUT_OF_RANGE as c_int;
 pub(crate) const NON_FINITE: c_int = Status::RECKON_NON_FINITE as c_int;
-pub(crate) const PANIC: c_int = Status::RECKON_PANIC as c_int;
 pub(crate) const DIM: usize = 32;
 const SENTINEL: reckon_hit = reckon_hit { id: 77, score: 7.0 };
 
 pub(crate) fn demo(name: &str) -> CString {
     let path = format!("{}/weights/demo/{name}", env!("CARGO_MANIFEST_DIR"));
     CString::new(path).expect("no NUL in the path")
-}
-
-pub(crate) fn last_error() -> String {
-    // SAFETY: reckon_last_error never returns NULL and the text is NUL-terminated.
-    unsafe { CStr::from_ptr(reckon_last_error()) }
-        .to_string_lossy()
-        .into_owned()
 }
 
 /// Opens a demo model through the C ABI.
