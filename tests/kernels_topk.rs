@@ -373,8 +373,12 @@ proptest! {
     #[test]
     fn prop_batches_match_single_searches(
         n in prop::sample::select(NS.to_vec()),
-        d in prop::sample::select(DS.to_vec()),
-        nq in prop::sample::select(vec![1usize, 3, 17]),
+        // 256 and 257 dimensions: the last width the AVX-512 packed-query tile takes, and
+        // the first that falls back to the unpacked one.
+        d in prop::sample::select([&DS[..], &[256, 257]].concat()),
+        // Query tiles of 12 with a short last tile of 4, 8 or 12 (1, 3, 5, 12, 17 = 12 + 5,
+        // 23 = 12 + 11).
+        nq in prop::sample::select(vec![1usize, 3, 5, 12, 17, 23]),
         seed in any::<u64>(),
     ) {
         let mut r = rng(seed);

@@ -77,9 +77,16 @@ macro_rules! avx512_entries {
         }
         #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c")]
         unsafe fn $batch(items: &PackedItems, tops: &mut [TopK]) {
-            // SAFETY: as above. Tile: 2 blocks × 6 queries × 2 parities = 24 zmm accumulators,
-            // 4 item vectors and 12 query broadcasts per step for 24 FMAs.
-            unsafe { body::scan_batch::<Avx512, $elem, 2, 6>(items, tops) }
+            // SAFETY: as above. Up to 256 dimensions: 1 block × 12 packed queries × 2
+            // parities = 24 zmm accumulators, each broadcast folded into its FMA. Wider items:
+            // 2 blocks × 6 queries × 2 parities, 4 item vectors and 12 separate broadcasts.
+            unsafe {
+                if items.padded_dims() / 2 <= body::QPACKED_MAX_STEPS {
+                    body::scan_batch_qpacked::<Avx512, $elem>(items, tops)
+                } else {
+                    body::scan_batch::<Avx512, $elem, 2, 6>(items, tops)
+                }
+            }
         }
     )*};
 }
