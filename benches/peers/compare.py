@@ -17,9 +17,10 @@ import subprocess
 import sys
 import tempfile
 
+import peerenv
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
-DEFAULT_VENV = os.path.join(HERE, ".venv")
 NEEDED = ("torch", "onnxruntime", "onnx", "numpy", "safetensors")
 
 # (arch, SPEC §7 target ns per call at batch 1, target ns per row at batch 4096).
@@ -39,40 +40,8 @@ def parse_args():
 
 # --- environment --------------------------------------------------------------------------------
 
-def have_packages():
-    try:
-        for name in NEEDED:
-            __import__(name)
-        return True
-    except ImportError:
-        return False
-
-
-def reexec(python):
-    """Runs this script again under `python` (a marker stops a loop if that one lacks packages too)."""
-    if os.path.realpath(python) == os.path.realpath(sys.executable):
-        return
-    if os.environ.get("PEERS_REEXEC"):
-        sys.exit(f"{python} was chosen but still lacks one of {', '.join(NEEDED)}")
-    os.environ["PEERS_REEXEC"] = "1"
-    os.execv(python, [python, os.path.abspath(__file__), *sys.argv[1:]])
-
-
 def ensure_environment(args):
-    """`--python`, else the current interpreter if it has everything, else the venv at
-    `$PEERS_VENV` (default benches/peers/.venv), created and filled from requirements.txt."""
-    if args.python:
-        reexec(args.python)
-    if have_packages():
-        return
-    venv = os.environ.get("PEERS_VENV", DEFAULT_VENV)
-    python = os.path.join(venv, "bin", "python")
-    if not os.path.exists(python):
-        print(f"creating {venv} (torch is a large download)", file=sys.stderr)
-        subprocess.check_call([sys.executable, "-m", "venv", venv])
-    if subprocess.call([python, "-c", "import " + ", ".join(NEEDED)], stderr=subprocess.DEVNULL) != 0:
-        subprocess.check_call([python, "-m", "pip", "install", "-r", os.path.join(HERE, "requirements.txt")])
-    reexec(python)
+    peerenv.ensure(NEEDED, os.path.abspath(__file__), args.python)
 
 
 # --- reckon --------------------------------------------------------------------------------------
@@ -172,17 +141,32 @@ def main():
     batches = [int(b) for b in args.batches.split(",")]
     cells = [(a, b) for a, _, _ in models for b in batches]
 
-    reckon = reckon_times(cells, args.quick, args.reuse_criterion)
+    # Full mode: one criterion run for every cell. Quick mode: reckon is timed right before and
+    # right after each model's peers, and the table takes the geometric mean of the two, so a
+    # machine whose speed drifts by tens of percent within a minute (these VMs do) moves both
+    # sides of a ratio instead of one.
+    reckon = {} if args.quick else reckon_times(cells, False, args.reuse_criterion)
     rows = []
     with tempfile.TemporaryDirectory() as work:
         for arch, b1, per_row in models:
+            mine = [(arch, b) for b in batches]
+            before = reckon_times(mine, True, False) if args.quick else None
             p = engines.Peers(arch, os.path.join(ROOT, "tests", "fixtures", f"{arch}_default.safetensors"), work)
             diff = p.check()
             print(f"{arch}: ONNX export matches PyTorch within {diff:.1e}", file=sys.stderr)
+            peer = {b: (p.time_ort(b, args.quick), p.time_torch(b, args.quick)) for b in batches}
+            if args.quick:
+                after = reckon_times(mine, True, False)
+                for c in mine:
+                    a, z = before.get(c), after.get(c)
+                    reckon[c] = None if a is None or z is None else (a * z) ** 0.5
+                    if reckon[c] is not None:
+                        print(f"{arch} b{c[1]}: reckon {a * 1e9:.0f} ns before, {z * 1e9:.0f} ns after the peers",
+                              file=sys.stderr)
             for b in batches:
-                o, t = p.time_ort(b, args.quick), p.time_torch(b, args.quick)
-                rows.append((arch, b, reckon.get((arch, b)), o, t, (b1, per_row)))
-    how = "summary lines (MODELS_BENCH_QUICK)" if args.quick else "criterion median (estimates.json)"
+                rows.append((arch, b, reckon.get((arch, b)), *peer[b], (b1, per_row)))
+    how = ("summary lines (MODELS_BENCH_QUICK), geometric mean of one run just before and one just after "
+           "each model's peers" if args.quick else "criterion median (estimates.json)")
     print(f"\nreckon: cargo bench --bench models, {how}; ONNX Runtime {onnxruntime.__version__} (Python API, "
           f"1 intra-op + 1 inter-op thread, ORT_ENABLE_ALL, sequential); PyTorch {torch.__version__} "
           f"(1 thread, eval, inference_mode); peers: median of short samples after warm-up; fixtures *_default\n")

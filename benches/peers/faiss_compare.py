@@ -1,17 +1,18 @@
 #!/usr/bin/env python3
 """reckon's retrieval against FAISS on the same 1M x 64 clustered data, one thread each.
 
-    .venv/bin/python benches/peers/faiss_compare.py              # reckon's summary lines (quick bench)
-    .venv/bin/python benches/peers/faiss_compare.py --criterion  # reckon from criterion estimates
-    .venv/bin/python benches/peers/faiss_compare.py --reckon-log out.txt   # reuse a saved bench output
+    python3 benches/peers/faiss_compare.py              # reckon's summary lines (quick bench)
+    python3 benches/peers/faiss_compare.py --criterion  # reckon from criterion estimates
+    python3 benches/peers/faiss_compare.py --reckon-log out.txt   # reuse a saved bench output
 
 Data: the recipe of benches/retrieval.rs (counter-based splitmix64 + Box-Muller; 1000 Gaussian
 centres; each vector normalize(centre + 1.0 * noise)), regenerated here with numpy, so both engines
 see the same vectors up to the last bit of a libm call. FAISS: IndexFlatIP (exact, f32),
 IndexScalarQuantizer bf16 where this FAISS has it, and IndexIVFFlat (inner product, 1024 lists)
 at the smallest nprobe reaching recall@100 >= 0.95 against exact search, as reckon's bench
-chooses its own. faiss.omp_set_num_threads(1). Needs numpy and faiss-cpu
-(pip install -r benches/peers/requirements.txt).
+chooses its own. faiss.omp_set_num_threads(1). Needs numpy and faiss-cpu: run under an
+interpreter that has them (`--python`), or the script makes and uses benches/peers/.venv from
+requirements.txt, as compare.py does.
 """
 
 import argparse
@@ -25,6 +26,23 @@ import time
 # One thread everywhere: FAISS's OpenMP and whatever BLAS numpy/FAISS load.
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+
+import peerenv  # noqa: E402
+
+
+def _python_arg():
+    """`--python X` / `--python=X`, read before argparse: the interpreter must be right before
+    numpy is imported."""
+    argv = sys.argv[1:]
+    for i, a in enumerate(argv):
+        if a == "--python" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--python="):
+            return a.split("=", 1)[1]
+    return None
+
+
+peerenv.ensure(("numpy", "faiss"), os.path.abspath(__file__), _python_arg())
 
 import numpy as np  # noqa: E402  (after the thread settings, which BLAS reads at load)
 
@@ -193,6 +211,7 @@ def main():
     p.add_argument("--criterion", action="store_true", help="run reckon's full criterion bench and use its medians")
     p.add_argument("--reckon-log", help="parse this saved `cargo bench --bench retrieval` output instead of running it")
     p.add_argument("--skip-reckon", action="store_true", help="FAISS only")
+    p.add_argument("--python", help="run under this interpreter (one that has numpy and faiss)")
     args = p.parse_args()
 
     reckon = {} if args.skip_reckon else reckon_times(reckon_output(args), args.criterion)
