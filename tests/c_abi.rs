@@ -129,8 +129,12 @@ fn link_args(link: Link) -> Vec<String> {
 }
 
 /// Runs a command and returns its output, panicking with everything it printed on failure.
+/// `LD_LIBRARY_PATH` is removed: cargo sets it for tests (with `target/<profile>` in it, where
+/// a plain `cargo build` leaves its own, possibly older, libreckon.so), and it would win over
+/// the programs' rpath, which is what the documented link line relies on.
 fn run_ok(cmd: &mut Command, what: &str) -> Output {
     let out = cmd
+        .env_remove("LD_LIBRARY_PATH")
         .output()
         .unwrap_or_else(|e| panic!("{what}: cannot start {cmd:?}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
