@@ -352,6 +352,11 @@ typedef struct {
    * k-means seed: the same seed and items give the same lists (default 0x5eed).
    */
   uint64_t seed;
+  /**
+   * Threads one exact search on the built index may use, as `reckon_options_set_threads`
+   * (default 1: the calling thread only).
+   */
+  size_t threads;
 } reckon_index_build_options;
 
 /**
@@ -626,6 +631,15 @@ reckon_status reckon_options_set_allow_non_finite(reckon_options *opts, bool all
 reckon_status reckon_options_set_oov_fallback(reckon_options *opts, int64_t row);
 
 /**
+ * Threads one exact index search (or batch of queries) may use: the calling thread plus
+ * `threads - 1` helpers started for that call and joined before it returns (reckon keeps no
+ * thread pool). 0 and 1 mean the calling thread only, the default. Results are identical
+ * whatever the count; indexes under about 256Ki items per thread use fewer threads. Applies to
+ * indexes opened with these options (`reckon_index_open`) and the recommenders built on them.
+ */
+reckon_status reckon_options_set_threads(reckon_options *opts, size_t threads);
+
+/**
  * Chooses the compute device: `"cpu"` (the default). This build has no GPU backend, so any
  * other name fails with `RECKON_DEVICE`.
  */
@@ -777,11 +791,13 @@ reckon_index_build_options reckon_index_build_options_default(void);
 /**
  * Opens the `item_index` file at `path` (UTF-8, NUL-terminated; as written by
  * `reckon_index_save` or `reckon index build`). `opts` may be NULL (defaults; only the ISA
- * setting matters here). On success `*out` holds a handle to free with `reckon_index_free`;
+ * and thread settings matter here). On success `*out` holds a handle to free with `reckon_index_free`;
  * on failure `*out` is left unchanged. A file of another kind gives `RECKON_INVALID_ARGUMENT`,
  * a malformed one `RECKON_FORMAT`.
  */
-reckon_status reckon_index_open(const char *path, const reckon_options *opts, reckon_index **out);
+reckon_status reckon_index_open(const char *path,
+                                const reckon_options *opts,
+                                reckon_index **out);
 
 /**
  * Builds an index in memory from a two_tower model: runs the item tower over every item id

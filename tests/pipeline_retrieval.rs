@@ -167,6 +167,48 @@ fn exclusions_are_item_ids_and_unknown_ids_are_ignored() {
     assert!(matches!(bad, Err(Error::BufferLength { .. })));
 }
 
+/// `Options::threads` / `set_threads`: an index big enough to split (more than two threads'
+/// worth of groups) gives the one-thread hits, exclusions included, for 2 and 3 threads.
+#[test]
+fn threaded_searches_equal_one_thread() {
+    use reckon::kernels::topk::MIN_GROUPS_PER_THREAD;
+    let (n, d) = (3 * MIN_GROUPS_PER_THREAD * 64 + 17, 4);
+    let mut rng = Rng(7);
+    // Coarse values: many equal scores, so the tie rule is exercised across thread ranges.
+    let data: Vec<f32> = (0..n * d).map(|_| (rng.u64() % 5) as f32 - 2.0).collect();
+    let ids = scrambled_ids(n);
+    let mut index = ItemIndex::from_vectors(&ids, &data, d, ItemDtype::F32, None).expect("index");
+    let nq = 5;
+    let qs: Vec<f32> = (0..nq * d).map(|_| (rng.u64() % 5) as f32 - 2.0).collect();
+    let exclude: Vec<i64> = ids.iter().step_by(3).copied().collect();
+    let excludes: Vec<&[i64]> = (0..nq).map(|_| exclude.as_slice()).collect();
+    let (mut ws, mut out, mut outs) = (SearchWorkspace::default(), Vec::new(), Vec::new());
+    let mut run = |index: &ItemIndex| {
+        let singles: Vec<Vec<Hit>> = qs
+            .chunks_exact(d)
+            .map(|q| {
+                index
+                    .search(q, 100, &exclude, &mut ws, &mut out)
+                    .expect("search");
+                out.clone()
+            })
+            .collect();
+        index
+            .search_batch(&qs, nq, 100, &excludes, &mut ws, &mut outs)
+            .expect("batch");
+        (singles, outs.clone())
+    };
+    let one = run(&index);
+    assert_eq!(one.0, one.1, "batch and single searches agree");
+    for threads in [2, 3] {
+        index.set_threads(threads);
+        assert_eq!(index.threads(), threads);
+        assert_eq!(run(&index), one, "{threads} threads");
+    }
+    index.set_threads(0);
+    assert_eq!(index.threads(), 1, "0 means the caller's thread only");
+}
+
 #[test]
 fn k_edges_and_bad_queries() {
     let (n, d) = (50, 4);

@@ -146,6 +146,23 @@ pub unsafe extern "C" fn reckon_options_set_oov_fallback(
     })
 }
 
+/// Threads one exact index search (or batch of queries) may use: the calling thread plus
+/// `threads - 1` helpers started for that call and joined before it returns (reckon keeps no
+/// thread pool). 0 and 1 mean the calling thread only, the default. Results are identical
+/// whatever the count; indexes under about 256Ki items per thread use fewer threads. Applies to
+/// indexes opened with these options (`reckon_index_open`) and the recommenders built on them.
+#[no_mangle]
+pub unsafe extern "C" fn reckon_options_set_threads(
+    opts: *mut reckon_options,
+    threads: usize,
+) -> reckon_status {
+    guard(|| {
+        // SAFETY: C contract: `opts` is NULL or a live reckon_options.
+        unsafe { arg_out(opts, "opts") }?.inner.threads = threads;
+        Ok(())
+    })
+}
+
 /// Chooses the compute device: `"cpu"` (the default). This build has no GPU backend, so any
 /// other name fails with `RECKON_DEVICE`.
 #[no_mangle]

@@ -79,6 +79,9 @@ pub struct reckon_index_build_options {
     pub iterations: usize,
     /// k-means seed: the same seed and items give the same lists (default 0x5eed).
     pub seed: u64,
+    /// Threads one exact search on the built index may use, as `reckon_options_set_threads`
+    /// (default 1: the calling thread only).
+    pub threads: usize,
 }
 
 /// What `reckon_index_describe` reports.
@@ -174,12 +177,13 @@ pub extern "C" fn reckon_index_build_options_default() -> reckon_index_build_opt
         nlist: k.nlist,
         iterations: k.iters,
         seed: k.seed,
+        threads: 1,
     }
 }
 
 /// Opens the `item_index` file at `path` (UTF-8, NUL-terminated; as written by
 /// `reckon_index_save` or `reckon index build`). `opts` may be NULL (defaults; only the ISA
-/// setting matters here). On success `*out` holds a handle to free with `reckon_index_free`;
+/// and thread settings matter here). On success `*out` holds a handle to free with `reckon_index_free`;
 /// on failure `*out` is left unchanged. A file of another kind gives `RECKON_INVALID_ARGUMENT`,
 /// a malformed one `RECKON_FORMAT`.
 #[no_mangle]
@@ -286,6 +290,7 @@ pub unsafe extern "C" fn reckon_index_build(
                 ..KmeansParams::default()
             })?;
         }
+        index.set_threads(opts.threads);
         hand_out(
             out,
             reckon_index {

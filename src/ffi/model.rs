@@ -469,6 +469,7 @@ mod tests {
                     "set_device",
                     reckon_options_set_device(opts2, c"cpu".as_ptr()),
                 ),
+                ("set_threads", reckon_options_set_threads(opts2, 2)),
             ] {
                 assert_eq!(call, OK, "{name}");
             }
@@ -480,6 +481,8 @@ mod tests {
             assert_eq!(reckon_options_set_oov_fallback(opts2, -1), PANIC);
             trigger_panic_next();
             assert_eq!(reckon_options_set_device(opts2, c"cpu".as_ptr()), PANIC);
+            trigger_panic_next();
+            assert_eq!(reckon_options_set_threads(opts2, 2), PANIC);
             // `*_free` swallow a panic rather than unwinding into C.
             trigger_panic_next();
             reckon_options_free(opts2);
@@ -503,6 +506,8 @@ mod tests {
             let s = reckon_options_set_device(opts, c"cuda".as_ptr());
             assert_eq!(s, Status::RECKON_DEVICE as reckon_status);
             let s = reckon_options_set_isa(ptr::null_mut(), c"avx2".as_ptr());
+            assert_eq!(s, Status::RECKON_INVALID_ARGUMENT as reckon_status);
+            let s = reckon_options_set_threads(ptr::null_mut(), 2);
             assert_eq!(s, Status::RECKON_INVALID_ARGUMENT as reckon_status);
             // Format errors name the file they come from.
             let mut m = ptr::null_mut();

@@ -14,6 +14,12 @@ pub struct Options {
     pub allow_non_finite: bool,
     /// What an id outside its table's vocabulary does (DeepFM fields, two-tower ids).
     pub out_of_vocabulary: OutOfVocabulary,
+    /// Threads one exact item-index scan (or batch of queries) may use: the caller's thread plus
+    /// `threads - 1` helpers spawned for that call and joined before it returns (no pool is
+    /// kept). 0 and 1 both mean the caller's thread only, the default. Results are identical,
+    /// bit for bit, whatever the count. Small indexes stay on one thread (see
+    /// [`crate::kernels::topk::MIN_GROUPS_PER_THREAD`]).
+    pub threads: usize,
 }
 
 /// Policy for ids outside an embedding table.

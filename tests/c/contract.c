@@ -123,6 +123,9 @@ static void options(void) {
   EXPECT(reckon_options_set_device(o, NULL), RECKON_INVALID_ARGUMENT);
   EXPECT(reckon_options_set_device(o, "cuda"), RECKON_DEVICE);
   EXPECT(reckon_options_set_device(o, "cpu"), RECKON_OK);
+  EXPECT(reckon_options_set_threads(NULL, 2), RECKON_INVALID_ARGUMENT);
+  EXPECT(reckon_options_set_threads(o, 0), RECKON_OK);
+  EXPECT(reckon_options_set_threads(o, 2), RECKON_OK);
   reckon_options_free(o);
   reckon_options_free(NULL);
 }

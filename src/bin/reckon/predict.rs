@@ -171,6 +171,7 @@ fn open_model(args: &Args) -> Result<Model, Failure> {
         out_of_vocabulary: args
             .oov_fallback_row
             .map_or(OutOfVocabulary::Error, OutOfVocabulary::FallbackRow),
+        ..Options::default()
     };
     Model::open(&args.model, &opts).map_err(|e| match e {
         Error::Io { .. } => Failure::from(e), // already names the file

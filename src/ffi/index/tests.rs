@@ -6,6 +6,7 @@ use std::ptr::{null, null_mut};
 use std::sync::OnceLock;
 
 use super::super::boundary::trigger_panic_next;
+use super::super::core::{reckon_options_create, reckon_options_free, reckon_options_set_threads};
 use super::super::model::{reckon_model_free, reckon_model_open};
 use super::*;
 pub(crate) use crate::ffi::test_support::{last_error, INVALID, OK, PANIC};
@@ -211,6 +212,7 @@ fn build_writes_what_the_rust_api_builds() {
     opts.categories_len = cats.len();
     opts.dtype = reckon_item_dtype_code::RECKON_ITEM_F16 as c_int;
     (opts.ivf, opts.nlist, opts.iterations, opts.seed) = (true, 32, 4, 9);
+    opts.threads = 3;
     let (mut a, mut b) = (null_mut(), null_mut());
     // SAFETY: live model handle, readable options, writable out-pointers; `a` and `b` are
     // freed once, after their last use.
@@ -225,6 +227,7 @@ fn build_writes_what_the_rust_api_builds() {
         reckon_model_free(m);
         let want = rust_build(ItemDtype::F16, Some(&cats), true);
         assert_eq!((*a).inner.file().file_bytes(), want.file().file_bytes());
+        assert_eq!(((*a).inner.threads(), (*b).inner.threads()), (3, 1));
         let want = rust_build(ItemDtype::F32, None, false);
         assert_eq!((*b).inner.file().file_bytes(), want.file().file_bytes());
         let mut info = std::mem::zeroed::<reckon_index_info>();
@@ -289,8 +292,14 @@ fn save_then_open_round_trips() {
     // SAFETY: a live handle, valid strings and out-pointers; `opened` is freed once.
     unsafe {
         assert_eq!(reckon_index_save(&h, path.as_ptr()), OK, "{}", last_error());
-        let s = reckon_index_open(path.as_ptr(), null(), &mut opened);
+        // Threads only change how a search runs, never its results (compared below).
+        let mut opts = null_mut();
+        assert_eq!(reckon_options_create(&mut opts), OK);
+        assert_eq!(reckon_options_set_threads(opts, 2), OK);
+        let s = reckon_index_open(path.as_ptr(), opts, &mut opened);
+        reckon_options_free(opts);
         assert_eq!(s, OK, "{}", last_error());
+        assert_eq!((*opened).inner.threads(), 2);
         assert_eq!(
             (*opened).inner.file().file_bytes(),
             shared().file().file_bytes()

@@ -2,6 +2,7 @@
 //! with a shift and a mask; the threshold test is `vcmpps` + `vmovmskps` per half.
 
 use std::arch::x86_64::*;
+use std::ops::Range;
 
 use super::body::{self, Bf16, Lanes, F16, F32};
 use super::packed::PackedItems;
@@ -92,15 +93,15 @@ impl Lanes for Avx2 {
 macro_rules! avx2_entries {
     ($($scan:ident, $batch:ident, $elem:ty;)*) => {$(
         #[target_feature(enable = "avx2,fma,f16c")]
-        unsafe fn $scan(items: &PackedItems, top: &mut TopK) {
+        unsafe fn $scan(items: &PackedItems, groups: Range<usize>, top: &mut TopK) {
             // SAFETY: features enabled above; `items` holds `$elem` (the table picks by dtype).
-            unsafe { body::scan::<Avx2, $elem>(items, top) }
+            unsafe { body::scan::<Avx2, $elem>(items, groups, top) }
         }
         #[target_feature(enable = "avx2,fma,f16c")]
-        unsafe fn $batch(items: &PackedItems, tops: &mut [TopK]) {
+        unsafe fn $batch(items: &PackedItems, groups: Range<usize>, tops: &mut [TopK]) {
             // SAFETY: as above. Tile: 1 block × 2 queries × 2 parities × 2 halves = 8 ymm
             // accumulators, 4 item halves and 2 query broadcasts: 14 of the 16 registers.
-            unsafe { body::scan_batch::<Avx2, $elem, 1, 2>(items, tops) }
+            unsafe { body::scan_batch::<Avx2, $elem, 1, 2>(items, groups, tops) }
         }
     )*};
 }
@@ -123,12 +124,12 @@ macro_rules! safe_entries {
 }
 
 safe_entries! {
-    topk_f32_avx2 => scan_f32(items: &PackedItems, top: &mut TopK);
-    topk_f16_avx2 => scan_f16(items: &PackedItems, top: &mut TopK);
-    topk_bf16_avx2 => scan_bf16(items: &PackedItems, top: &mut TopK);
-    topk_batch_f32_avx2 => batch_f32(items: &PackedItems, tops: &mut [TopK]);
-    topk_batch_f16_avx2 => batch_f16(items: &PackedItems, tops: &mut [TopK]);
-    topk_batch_bf16_avx2 => batch_bf16(items: &PackedItems, tops: &mut [TopK]);
+    topk_f32_avx2 => scan_f32(items: &PackedItems, groups: Range<usize>, top: &mut TopK);
+    topk_f16_avx2 => scan_f16(items: &PackedItems, groups: Range<usize>, top: &mut TopK);
+    topk_bf16_avx2 => scan_bf16(items: &PackedItems, groups: Range<usize>, top: &mut TopK);
+    topk_batch_f32_avx2 => batch_f32(items: &PackedItems, groups: Range<usize>, tops: &mut [TopK]);
+    topk_batch_f16_avx2 => batch_f16(items: &PackedItems, groups: Range<usize>, tops: &mut [TopK]);
+    topk_batch_bf16_avx2 => batch_bf16(items: &PackedItems, groups: Range<usize>, tops: &mut [TopK]);
 }
 
 /// The AVX2 table, or `None` on a CPU without AVX2 (the entries' safety rests on this).

@@ -3,6 +3,7 @@
 //! mask register.
 
 use std::arch::x86_64::*;
+use std::ops::Range;
 
 use super::body::{self, Bf16, Lanes, F16, F32};
 use super::packed::PackedItems;
@@ -71,20 +72,20 @@ impl Lanes for Avx512 {
 macro_rules! avx512_entries {
     ($($scan:ident, $batch:ident, $elem:ty;)*) => {$(
         #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c")]
-        unsafe fn $scan(items: &PackedItems, top: &mut TopK) {
+        unsafe fn $scan(items: &PackedItems, groups: Range<usize>, top: &mut TopK) {
             // SAFETY: features enabled above; `items` holds `$elem` (the table picks by dtype).
-            unsafe { body::scan::<Avx512, $elem>(items, top) }
+            unsafe { body::scan::<Avx512, $elem>(items, groups, top) }
         }
         #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c")]
-        unsafe fn $batch(items: &PackedItems, tops: &mut [TopK]) {
+        unsafe fn $batch(items: &PackedItems, groups: Range<usize>, tops: &mut [TopK]) {
             // SAFETY: as above. Up to 256 dimensions: 1 block × 12 packed queries × 2
             // parities = 24 zmm accumulators, each broadcast folded into its FMA. Wider items:
             // 2 blocks × 6 queries × 2 parities, 4 item vectors and 12 separate broadcasts.
             unsafe {
                 if items.padded_dims() / 2 <= body::QPACKED_MAX_STEPS {
-                    body::scan_batch_qpacked::<Avx512, $elem>(items, tops)
+                    body::scan_batch_qpacked::<Avx512, $elem>(items, groups, tops)
                 } else {
-                    body::scan_batch::<Avx512, $elem, 2, 6>(items, tops)
+                    body::scan_batch::<Avx512, $elem, 2, 6>(items, groups, tops)
                 }
             }
         }
@@ -109,12 +110,12 @@ macro_rules! safe_entries {
 }
 
 safe_entries! {
-    topk_f32_avx512 => scan_f32(items: &PackedItems, top: &mut TopK);
-    topk_f16_avx512 => scan_f16(items: &PackedItems, top: &mut TopK);
-    topk_bf16_avx512 => scan_bf16(items: &PackedItems, top: &mut TopK);
-    topk_batch_f32_avx512 => batch_f32(items: &PackedItems, tops: &mut [TopK]);
-    topk_batch_f16_avx512 => batch_f16(items: &PackedItems, tops: &mut [TopK]);
-    topk_batch_bf16_avx512 => batch_bf16(items: &PackedItems, tops: &mut [TopK]);
+    topk_f32_avx512 => scan_f32(items: &PackedItems, groups: Range<usize>, top: &mut TopK);
+    topk_f16_avx512 => scan_f16(items: &PackedItems, groups: Range<usize>, top: &mut TopK);
+    topk_bf16_avx512 => scan_bf16(items: &PackedItems, groups: Range<usize>, top: &mut TopK);
+    topk_batch_f32_avx512 => batch_f32(items: &PackedItems, groups: Range<usize>, tops: &mut [TopK]);
+    topk_batch_f16_avx512 => batch_f16(items: &PackedItems, groups: Range<usize>, tops: &mut [TopK]);
+    topk_batch_bf16_avx512 => batch_bf16(items: &PackedItems, groups: Range<usize>, tops: &mut [TopK]);
 }
 
 /// The AVX-512 table, or `None` on a CPU without AVX-512 (the entries' safety rests on this).

@@ -16,10 +16,11 @@
 //! table's choice.
 
 use std::arch::x86_64::*;
+use std::ops::Range;
 
 use super::avx512::Avx512;
 use super::body::{offer_blocks, prefetch, Lanes, View, PREFETCH_AHEAD};
-use super::layout::{GROUP_BLOCKS, GROUP_ITEMS, STEP_ELEMS};
+use super::layout::{GROUP_BLOCKS, STEP_ELEMS};
 use super::packed::PackedItems;
 use super::result::TopK;
 use super::ScanFn;
@@ -35,15 +36,15 @@ pub(super) fn scan_bf16() -> Option<Kernel<ScanFn>> {
     })
 }
 
-fn topk_bf16dot_avx512(items: &PackedItems, top: &mut TopK) {
+fn topk_bf16dot_avx512(items: &PackedItems, groups: Range<usize>, top: &mut TopK) {
     // SAFETY: only handed out by `scan_bf16`, after the features were detected; the table
     // installs it for bf16 items only.
-    unsafe { scan(items, top) }
+    unsafe { scan(items, groups, top) }
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma,f16c")]
-unsafe fn scan(items: &PackedItems, top: &mut TopK) {
-    let v = View::<u16>::new(items);
+unsafe fn scan(items: &PackedItems, groups: Range<usize>, top: &mut TopK) {
+    let v = View::<u16>::range(items, groups);
     assert_eq!(top.query_bf16.len(), 2 * v.steps);
     let hi = top.query_bf16.as_ptr();
     // SAFETY: query_bf16 holds steps hi pairs then steps lo pairs.
@@ -81,7 +82,7 @@ unsafe fn scan(items: &PackedItems, top: &mut TopK) {
                 any |= hits[b];
             }
             if any != 0 {
-                offer_blocks::<Avx512, GROUP_BLOCKS>(top, g * GROUP_ITEMS, &scores, &hits);
+                offer_blocks::<Avx512, GROUP_BLOCKS>(top, v.item(g), &scores, &hits);
                 thr = _mm512_set1_ps(top.threshold());
             }
         }

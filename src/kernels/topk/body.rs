@@ -80,12 +80,15 @@ impl Elem for Bf16 {
     }
 }
 
-/// The packed matrix as the kernels see it: a pointer, group count and steps per group.
+/// The packed matrix, or a range of its groups, as the kernels see it: a pointer, group count
+/// and steps per group. Group `g` of the view is group `first + g` of the matrix.
 pub(super) struct View<T> {
-    /// First element, 64-byte aligned.
+    /// First element of the view's first group, 64-byte aligned.
     pub(super) data: *const T,
-    /// Number of 64-item groups.
+    /// Number of 64-item groups in the view.
     pub(super) groups: usize,
+    /// The matrix's index of the view's first group.
+    pub(super) first: usize,
     /// Dimension pairs.
     pub(super) steps: usize,
 }
@@ -105,8 +108,27 @@ impl<T> View<T> {
         View {
             data: bytes.as_ptr().cast::<T>(),
             groups,
+            first: 0,
             steps,
         }
+    }
+
+    /// The groups `range` of `items` (panics unless `range` lies inside `0..groups`).
+    pub(super) fn range(items: &PackedItems, range: std::ops::Range<usize>) -> Self {
+        let whole = Self::new(items);
+        assert!(range.start <= range.end && range.end <= whole.groups);
+        View {
+            // In bounds: range.start ≤ groups, and each group is group_elems elements.
+            data: whole.data.wrapping_add(range.start * whole.group_elems()),
+            groups: range.end - range.start,
+            first: range.start,
+            steps: whole.steps,
+        }
+    }
+
+    /// The matrix index of the first item of the view's group `g`.
+    pub(super) fn item(&self, g: usize) -> usize {
+        (self.first + g) * GROUP_ITEMS
     }
 
     /// Elements per group.
@@ -171,8 +193,12 @@ pub(super) unsafe fn offer_blocks<L: Lanes, const B: usize>(
 /// # Safety
 /// The CPU must support `L`'s instructions; `items` must hold `E::T` elements.
 #[inline(always)]
-pub(super) unsafe fn scan<L: Lanes, E: Elem>(items: &PackedItems, top: &mut TopK) {
-    let v = View::<E::T>::new(items);
+pub(super) unsafe fn scan<L: Lanes, E: Elem>(
+    items: &PackedItems,
+    groups: std::ops::Range<usize>,
+    top: &mut TopK,
+) {
+    let v = View::<E::T>::range(items, groups);
     assert_eq!(top.query.len(), 2 * v.steps);
     let q = top.query.as_ptr();
     let step_bytes = GROUP_BLOCKS * STEP_ELEMS * std::mem::size_of::<E::T>();
@@ -211,7 +237,7 @@ pub(super) unsafe fn scan<L: Lanes, E: Elem>(items: &PackedItems, top: &mut TopK
                 any |= hits[b];
             }
             if any != 0 {
-                offer_blocks::<L, GROUP_BLOCKS>(top, g * GROUP_ITEMS, &scores, &hits);
+                offer_blocks::<L, GROUP_BLOCKS>(top, v.item(g), &scores, &hits);
                 thr = L::splat(top.threshold());
             }
         }
@@ -237,10 +263,11 @@ const BATCH_CHUNK_BYTES: usize = 256 << 10;
 #[inline(always)]
 pub(super) unsafe fn scan_batch<L: Lanes, E: Elem, const BB: usize, const Q: usize>(
     items: &PackedItems,
+    groups: std::ops::Range<usize>,
     tops: &mut [TopK],
 ) {
     assert_eq!(GROUP_BLOCKS % BB, 0);
-    let v = View::<E::T>::new(items);
+    let v = View::<E::T>::range(items, groups);
     let group_bytes = v.group_elems() * std::mem::size_of::<E::T>();
     let chunk_groups = (BATCH_CHUNK_BYTES / group_bytes.max(1)).max(1);
     // LOOP 1: items in L2-sized chunks of whole groups.
@@ -290,8 +317,12 @@ struct QPack([f32; 2 * QPACKED_MAX_Q * QPACKED_MAX_STEPS]);
 /// # Safety
 /// As [`scan`]; `items` has at most [`QPACKED_MAX_STEPS`] steps.
 #[inline(always)]
-pub(super) unsafe fn scan_batch_qpacked<L: Lanes, E: Elem>(items: &PackedItems, tops: &mut [TopK]) {
-    let v = View::<E::T>::new(items);
+pub(super) unsafe fn scan_batch_qpacked<L: Lanes, E: Elem>(
+    items: &PackedItems,
+    groups: std::ops::Range<usize>,
+    tops: &mut [TopK],
+) {
+    let v = View::<E::T>::range(items, groups);
     assert!(v.steps <= QPACKED_MAX_STEPS);
     for t in tops.iter() {
         assert_eq!(t.query.len(), 2 * v.steps);
@@ -371,7 +402,7 @@ unsafe fn qpacked_tile<L: Lanes, E: Elem, const Q: usize>(
                     sp = sp.add(GROUP_BLOCKS * STEP_ELEMS);
                     qp = qp.add(2 * Q);
                 }
-                let base = g * GROUP_ITEMS + b * BLOCK;
+                let base = v.item(g) + b * BLOCK;
                 for (j, t) in tile.iter_mut().enumerate() {
                     let score = L::add(even[j], odd[j]);
                     let hits = L::above(score, L::splat(thr[j]));
@@ -430,7 +461,7 @@ unsafe fn batch_tile<L: Lanes, E: Elem, const BB: usize, const Q: usize>(
                         }
                     }
                 }
-                let base = g * GROUP_ITEMS + b0 * BLOCK;
+                let base = v.item(g) + b0 * BLOCK;
                 for (j, t) in tile.iter_mut().enumerate() {
                     let t_v = L::splat(thr[j]);
                     let mut scores = [L::zero(); BB];

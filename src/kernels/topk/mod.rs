@@ -27,6 +27,7 @@ mod packed;
 mod portable;
 mod reference;
 mod result;
+mod split;
 mod storage;
 
 #[cfg(target_arch = "x86_64")]
@@ -39,15 +40,20 @@ mod avx512bf16;
 pub use packed::{ItemDtype, ItemElement, PackedItems};
 pub use reference::topk_reference;
 pub use result::TopK;
+pub use split::MIN_GROUPS_PER_THREAD;
+
+use std::ops::Range;
 
 use super::dispatch::{Isa, Kernel};
 
-/// A single-query scan: scores every item of the matrix against the query prepared in the
-/// [`TopK`] and leaves the k best in its heap.
-pub type ScanFn = fn(&PackedItems, &mut TopK);
+/// A single-query scan: scores the items of the 64-item groups `groups` (a sub-range of
+/// `0..groups()`, so threads can split one matrix) against the query prepared in the [`TopK`]
+/// and leaves the k best of them in its heap.
+pub type ScanFn = fn(&PackedItems, Range<usize>, &mut TopK);
 
-/// A batch scan: like [`ScanFn`] for every query, each with its own [`TopK`].
-pub type BatchScanFn = fn(&PackedItems, &mut [TopK]);
+/// A batch scan: like [`ScanFn`] (over the same kind of group range) for every query, each with
+/// its own [`TopK`].
+pub type BatchScanFn = fn(&PackedItems, Range<usize>, &mut [TopK]);
 
 /// Kernel entries of this family for one ISA level.
 #[derive(Clone, Debug)]

@@ -205,7 +205,7 @@ impl PackedItems {
         check_len("query", self.d, query.len())?;
         out.begin(k, self.n, exclude)?;
         self.prepare_query(query, out);
-        (self.kernels.topk.scan(self.dtype).f)(self, out);
+        (self.kernels.topk.scan(self.dtype).f)(self, 0..self.groups, out);
         out.finish();
         Ok(())
     }
@@ -234,6 +234,26 @@ impl PackedItems {
         excludes: &[&[u32]],
         outs: &mut [TopK],
     ) -> Result<()> {
+        self.begin_batch(queries, nq, k, excludes, outs)?;
+        if nq == 0 {
+            return Ok(());
+        }
+        (self.kernels.topk.batch(self.dtype).f)(self, 0..self.groups, outs);
+        for out in outs.iter_mut() {
+            out.finish();
+        }
+        Ok(())
+    }
+
+    /// Checks a batch call's arguments and readies each query's [`TopK`] for the batch kernel.
+    pub(super) fn begin_batch(
+        &self,
+        queries: &[f32],
+        nq: usize,
+        k: usize,
+        excludes: &[&[u32]],
+        outs: &mut [TopK],
+    ) -> Result<()> {
         self.check_k(k)?;
         let expected = nq
             .checked_mul(self.d)
@@ -243,9 +263,6 @@ impl PackedItems {
         if !excludes.is_empty() {
             check_len("excludes", nq, excludes.len())?;
         }
-        if nq == 0 {
-            return Ok(());
-        }
         for (i, (out, query)) in outs
             .iter_mut()
             .zip(queries.chunks_exact(self.d))
@@ -253,10 +270,6 @@ impl PackedItems {
         {
             out.begin(k, self.n, excludes.get(i).copied().unwrap_or(&[]))?;
             self.prepare_query(query, out);
-        }
-        (self.kernels.topk.batch(self.dtype).f)(self, outs);
-        for out in outs.iter_mut() {
-            out.finish();
         }
         Ok(())
     }
@@ -276,7 +289,7 @@ impl PackedItems {
         self.groups
     }
 
-    fn check_k(&self, k: usize) -> Result<()> {
+    pub(super) fn check_k(&self, k: usize) -> Result<()> {
         if k == 0 || k > self.n {
             return Err(invalid("k", format!("k = {k}, must be in 1..={}", self.n)));
         }
@@ -285,7 +298,7 @@ impl PackedItems {
 
     /// Copies the query into `out`, zero-padded to `dp`, and for bf16 items also as (hi, lo)
     /// bf16 pairs: `q ≈ hi + lo` to about 16 mantissa bits, for `vdpbf16ps`.
-    fn prepare_query(&self, query: &[f32], out: &mut TopK) {
+    pub(super) fn prepare_query(&self, query: &[f32], out: &mut TopK) {
         let dp = self.padded_dims();
         out.query.clear();
         out.query.extend_from_slice(query);
@@ -335,7 +348,7 @@ fn invalid(arg: &'static str, reason: String) -> Error {
     Error::InvalidArgument { arg, reason }
 }
 
-fn check_len(arg: &'static str, expected: usize, actual: usize) -> Result<()> {
+pub(super) fn check_len(arg: &'static str, expected: usize, actual: usize) -> Result<()> {
     if expected != actual {
         return Err(Error::BufferLength {
             op: "topk",

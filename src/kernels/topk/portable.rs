@@ -3,6 +3,8 @@
 //! fast path.
 
 use half::f16;
+use std::ops::Range;
+
 use wide::{f32x8, u32x8};
 
 use super::body::{self, Bf16, Lanes, F16, F32};
@@ -80,13 +82,13 @@ impl Lanes for Portable {
 
 macro_rules! portable_entries {
     ($($scan:ident, $batch:ident, $elem:ty;)*) => {$(
-        fn $scan(items: &PackedItems, top: &mut TopK) {
+        fn $scan(items: &PackedItems, groups: Range<usize>, top: &mut TopK) {
             // SAFETY: portable lanes need no CPU feature; `items` holds `$elem` (chosen by dtype).
-            unsafe { body::scan::<Portable, $elem>(items, top) }
+            unsafe { body::scan::<Portable, $elem>(items, groups, top) }
         }
-        fn $batch(items: &PackedItems, tops: &mut [TopK]) {
+        fn $batch(items: &PackedItems, groups: Range<usize>, tops: &mut [TopK]) {
             // SAFETY: as above. One block × two queries: SSE2 has only 16 registers.
-            unsafe { body::scan_batch::<Portable, $elem, 1, 2>(items, tops) }
+            unsafe { body::scan_batch::<Portable, $elem, 1, 2>(items, groups, tops) }
         }
     )*};
 }

@@ -128,6 +128,15 @@ impl TopK {
         }
     }
 
+    /// Merges the candidates `other` kept (same query, k and exclusions, other items) into this
+    /// heap; call before [`finish`](Self::finish). Heap keys order by score, then lower index, so
+    /// the merged k best are exactly those one scan over both item ranges keeps.
+    pub(super) fn absorb(&mut self, other: &TopK) {
+        for &e in &other.heap {
+            self.insert(e);
+        }
+    }
+
     /// Sorts the heap into the result lists.
     pub(super) fn finish(&mut self) {
         self.heap.sort_unstable_by(|a, b| b.cmp(a));

@@ -98,6 +98,7 @@ impl ItemIndex {
             .tensor_i64(ITEMS, &[n], &items);
         let opts = Options {
             isa: Some(kernels.isa),
+            threads: self.threads(),
             ..Options::default()
         };
         open_bytes(w.to_bytes()?, &opts)

@@ -27,7 +27,11 @@ pub struct Hit {
 #[derive(Clone, Debug, Default)]
 pub struct SearchWorkspace {
     topk: TopK,
+    /// One per helper thread of a split exact scan.
+    helpers: Vec<TopK>,
     batch: Vec<TopK>,
+    /// One list of `nq` per helper thread of a split batch.
+    batch_helpers: Vec<Vec<TopK>>,
     exclude: Vec<u32>,
     exclude_flat: Vec<u32>,
     exclude_ranges: Vec<(usize, usize)>,
@@ -45,6 +49,8 @@ pub struct ItemIndex {
     category: Option<Vec<i64>>,
     items: PackedItems,
     ivf: Option<Ivf>,
+    /// Threads an exact scan may use ([`Options::threads`]).
+    threads: usize,
 }
 
 impl ItemIndex {
@@ -128,7 +134,19 @@ impl ItemIndex {
             category,
             items,
             ivf,
+            threads: opts.threads.max(1),
         })
+    }
+
+    /// Threads one exact search (or batch) may use from now on; 0 and 1 mean the caller's
+    /// thread only. See [`Options::threads`].
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
+    }
+
+    /// Threads one exact search may use (at least 1).
+    pub fn threads(&self) -> usize {
+        self.threads
     }
 
     /// Number of items.
@@ -251,8 +269,19 @@ impl ItemIndex {
     ) -> Result<()> {
         self.check(query, 1, k)?;
         self.rows_of(exclude, &mut ws.exclude);
-        self.items
-            .search_excluding(query, k, &ws.exclude, &mut ws.topk)?;
+        if self.threads > 1 {
+            ws.helpers.resize_with(self.threads - 1, TopK::new);
+            self.items.search_excluding_split(
+                query,
+                k,
+                &ws.exclude,
+                &mut ws.topk,
+                &mut ws.helpers,
+            )?;
+        } else {
+            self.items
+                .search_excluding(query, k, &ws.exclude, &mut ws.topk)?;
+        }
         out.clear();
         out.extend(ws.topk.iter().map(|(i, s)| self.hit(i, s)));
         Ok(())
@@ -293,8 +322,15 @@ impl ItemIndex {
             .map(|&(a, b)| &ws.exclude_flat[a..b])
             .collect();
         ws.batch.resize_with(nq, TopK::new);
-        self.items
-            .search_batch_excluding(queries, nq, k, &lists, &mut ws.batch[..nq])?;
+        ws.batch_helpers.resize_with(self.threads - 1, Vec::new);
+        self.items.search_batch_excluding_split(
+            queries,
+            nq,
+            k,
+            &lists,
+            &mut ws.batch[..nq],
+            &mut ws.batch_helpers,
+        )?;
         outs.resize_with(nq, Vec::new);
         for (out, top) in outs.iter_mut().zip(&ws.batch) {
             out.clear();
