@@ -95,6 +95,7 @@ impl MlpCost {
 
 struct Case {
     name: String,
+    path: PathBuf,
     rows: usize,
     model: Model,
     input: Input,
@@ -117,6 +118,7 @@ impl Case {
         .iter()
         .collect();
         let file = WeightFile::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let path_kept = path.clone();
         let cost = MlpCost::of(&file, arch);
         let model = Model::from_file(file.into(), &Options::default()).expect("model");
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ rows as u64);
@@ -137,6 +139,7 @@ impl Case {
         };
         let mut case = Case {
             name: format!("{arch}{suffix}"),
+            path: path_kept,
             rows,
             model,
             input,
@@ -228,6 +231,42 @@ impl Case {
     }
 }
 
+impl Case {
+    /// SPEC §7: two threads ≥ 1.8× one thread on large batches. The same model opened with
+    /// `Options::threads = 2` alternates with the one-thread model in each round, so the VM's
+    /// drift moves both sides of each paired ratio.
+    fn two_threads_summary(&mut self) {
+        let opts = Options {
+            threads: 2,
+            ..Options::default()
+        };
+        let mut other = Model::open(&self.path, &opts).expect("model");
+        let (mut one, mut two, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..5 {
+            let a = time_secs(|| self.run()).0;
+            std::mem::swap(&mut self.model, &mut other);
+            let b = time_secs(|| self.run()).0;
+            std::mem::swap(&mut self.model, &mut other);
+            one.push(a);
+            two.push(b);
+            ratio.push(a / b);
+        }
+        let mid = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let per_row = 1e9 / self.rows as f64;
+        println!(
+            "summary {} threads 2: {:.1} ns/row vs {:.1} on 1 thread = {:.2}x (paired median; \
+             target >= 1.8x)",
+            self.id(),
+            mid(&mut two) * per_row,
+            mid(&mut one) * per_row,
+            mid(&mut ratio)
+        );
+    }
+}
+
 /// (median, best) seconds per call; see `common::time_secs`.
 fn time_secs(f: impl FnMut()) -> (f64, f64) {
     common::time_secs(31, Duration::from_micros(500), f)
@@ -288,5 +327,11 @@ fn main() {
     );
     for case in cases.iter_mut().filter(|c| c.ran.get()) {
         case.summary(peak);
+    }
+    for case in cases
+        .iter_mut()
+        .filter(|c| c.ran.get() && c.rows == 4096 && !c.name.ends_with("_bf16"))
+    {
+        case.two_threads_summary();
     }
 }

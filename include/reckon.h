@@ -631,11 +631,12 @@ reckon_status reckon_options_set_allow_non_finite(reckon_options *opts, bool all
 reckon_status reckon_options_set_oov_fallback(reckon_options *opts, int64_t row);
 
 /**
- * Threads one exact index search (or batch of queries) may use: the calling thread plus
- * `threads - 1` helpers started for that call and joined before it returns (reckon keeps no
- * thread pool). 0 and 1 mean the calling thread only, the default. Results are identical
- * whatever the count; indexes under about 256Ki items per thread use fewer threads. Applies to
- * indexes opened with these options (`reckon_index_open`) and the recommenders built on them.
+ * Threads one call may use: a model's large batch or one exact index search (or batch of
+ * queries) runs on the calling thread plus `threads - 1` helpers started for that call and
+ * joined before it returns (reckon keeps no thread pool). 0 and 1 mean the calling thread only,
+ * the default. Results are identical whatever the count; batches under 1024 rows and indexes
+ * under about 256Ki items per thread use fewer threads. Applies to models and indexes opened
+ * with these options, and the pipelines built on them.
  */
 reckon_status reckon_options_set_threads(reckon_options *opts, size_t threads);
 

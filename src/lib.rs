@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod models;
 pub mod nn;
 pub mod pipelines;
+mod scoped;
 pub mod weights;
 
 pub use error::{Error, Result};

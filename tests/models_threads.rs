@@ -137,3 +137,97 @@ fn large_batches_cross_row_blocks_without_changing_results() {
         }
     }
 }
+
+/// `Options::threads`: a batch split over threads (cut at whole row blocks) gives the
+/// one-thread outputs bit for bit, for every model kind, with a short last block and a
+/// workspace reused across thread counts.
+#[test]
+fn split_batches_match_one_thread_bit_for_bit() {
+    use reckon::models::split::MIN_ROWS_PER_THREAD;
+    let rows = 3 * MIN_ROWS_PER_THREAD + 77;
+    for name in [
+        "ranker_default",
+        "ltr_default",
+        "fraud_default",
+        "deepfm_default",
+        "two_tower_default",
+        "ranker_default_bf16",
+    ] {
+        let one = Model::open(fixture(name), &Options::default()).expect("open");
+        let want = run(&one, rows, &mut Workspace::default());
+        let mut ws = Workspace::default();
+        for threads in [2, 3, 4] {
+            let opts = Options {
+                threads,
+                ..Options::default()
+            };
+            let model = Model::open(fixture(name), &opts).expect("open");
+            let got = run(&model, rows, &mut ws);
+            assert!(
+                got.iter()
+                    .zip(&want)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{name} on {threads} threads differs from one thread"
+            );
+            // Small batches stay on the caller's thread, same results.
+            let small = run(&model, 17, &mut ws);
+            assert_eq!(small, run(&one, 17, &mut Workspace::default()), "{name}");
+        }
+        if let Model::TwoTower(towers) = &Model::open(
+            fixture(name),
+            &Options {
+                threads: 2,
+                ..Options::default()
+            },
+        )
+        .expect("open")
+        {
+            // The item tower (what `reckon index build` runs over every item) splits too.
+            let Model::TwoTower(single) = &one else {
+                unreachable!()
+            };
+            let ids: Vec<i64> = (0..rows as i64).map(|i| i % 300).collect();
+            let dim = towers.dim();
+            let (mut a, mut b) = (vec![0f32; rows * dim], vec![0f32; rows * dim]);
+            let tower = reckon::models::Tower::Item;
+            let mut tws = reckon::models::TwoTowerWorkspace::default();
+            towers.embed(tower, &ids, &mut a, &mut tws).expect("split");
+            single.embed(tower, &ids, &mut b, &mut tws).expect("one");
+            assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
+        }
+    }
+}
+
+/// An input error anywhere in a split batch is reported before any output is written.
+#[test]
+fn split_batches_report_bad_input_without_writing() {
+    use reckon::models::split::MIN_ROWS_PER_THREAD;
+    let rows = 2 * MIN_ROWS_PER_THREAD + 5;
+    let opts = Options {
+        threads: 2,
+        ..Options::default()
+    };
+    let fraud = Model::open(fixture("fraud_default"), &opts).expect("open");
+    let (cols, _) = fraud.dims();
+    let mut x = inputs(rows * cols, 3);
+    x[(rows - 1) * cols] = f32::NAN;
+    let mut out = vec![-7.0f32; rows];
+    let err = fraud.predict(&x, rows, &mut out, &mut Workspace::default());
+    assert!(
+        matches!(err, Err(reckon::Error::NonFiniteInput { .. })),
+        "{err:?}"
+    );
+    assert!(out.iter().all(|&v| v == -7.0), "nothing written");
+
+    let deepfm = Model::open(fixture("deepfm_default"), &opts).expect("open");
+    let (fields, _) = deepfm.dims();
+    let mut ids = vec![1i64; rows * fields];
+    ids[rows * fields - 1] = 1 << 40;
+    let mut out = vec![-7.0f32; rows];
+    let err = deepfm.predict_ids(&ids, rows, &mut out, &mut Workspace::default());
+    assert!(
+        matches!(err, Err(reckon::Error::IdOutOfRange { .. })),
+        "{err:?}"
+    );
+    assert!(out.iter().all(|&v| v == -7.0), "nothing written");
+}

@@ -146,11 +146,12 @@ pub unsafe extern "C" fn reckon_options_set_oov_fallback(
     })
 }
 
-/// Threads one exact index search (or batch of queries) may use: the calling thread plus
-/// `threads - 1` helpers started for that call and joined before it returns (reckon keeps no
-/// thread pool). 0 and 1 mean the calling thread only, the default. Results are identical
-/// whatever the count; indexes under about 256Ki items per thread use fewer threads. Applies to
-/// indexes opened with these options (`reckon_index_open`) and the recommenders built on them.
+/// Threads one call may use: a model's large batch or one exact index search (or batch of
+/// queries) runs on the calling thread plus `threads - 1` helpers started for that call and
+/// joined before it returns (reckon keeps no thread pool). 0 and 1 mean the calling thread only,
+/// the default. Results are identical whatever the count; batches under 1024 rows and indexes
+/// under about 256Ki items per thread use fewer threads. Applies to models and indexes opened
+/// with these options, and the pipelines built on them.
 #[no_mangle]
 pub unsafe extern "C" fn reckon_options_set_threads(
     opts: *mut reckon_options,

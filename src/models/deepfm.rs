@@ -1,6 +1,7 @@
 //! DeepFM (SPEC §3): per-field embeddings `[B, F, D]`; `fm = ½ Σ_d ((Σ_f e)² − Σ_f e²)`;
 //! `linear` and `dnn` over the flattened `[B, F·D]`; `sigmoid(linear + fm + dnn)`.
 
+use std::mem::take;
 use std::sync::Arc;
 
 use half::{bf16, f16};
@@ -16,6 +17,7 @@ use crate::weights::WeightFile;
 
 use super::dense::bn_eps;
 use super::input::{check_len, grow};
+use super::split::split_rows;
 use super::{Options, OutOfVocabulary};
 
 /// A DeepFM CTR model.
@@ -26,6 +28,7 @@ pub struct DeepFm {
     linear: PackedLinear,
     dnn: Mlp,
     oov: OutOfVocabulary,
+    threads: usize,
     kernels: &'static KernelTable,
 }
 
@@ -39,6 +42,8 @@ pub struct DeepFmWorkspace {
     /// Ids with out-of-vocabulary ones replaced by the fallback row.
     ids: Vec<i64>,
     block: BlockBuffers,
+    /// One per helper thread of a split batch ([`Options::threads`]).
+    helpers: Vec<BlockBuffers>,
 }
 
 /// One row block's intermediates (at most [`ROW_BLOCK`] rows, so they stay in L2).
@@ -115,6 +120,7 @@ impl DeepFm {
             linear: pack_linear(&linear, kernels)?,
             dnn: Mlp::pack(&dnn.linears, flat, kernels)?,
             oov: opts.out_of_vocabulary,
+            threads: opts.threads,
             kernels,
         })
     }
@@ -153,6 +159,8 @@ impl DeepFm {
         })?;
         check_len("predict_ids", "ids", ids.len(), expected)?;
         check_len("predict_ids", "out", out.len(), rows)?;
+        // Moved out while the blocks run, so the helpers' buffers can be lent out too.
+        let (mut fixed, mut helpers) = (take(&mut ws.ids), take(&mut ws.helpers));
         let ids = match self.oov {
             OutOfVocabulary::Error => {
                 // One block checks its ids before writing anything; more blocks would have
@@ -163,7 +171,7 @@ impl DeepFm {
                 ids
             }
             OutOfVocabulary::FallbackRow(fallback) => {
-                let fixed = grow(&mut ws.ids, ids.len());
+                let fixed = grow(&mut fixed, ids.len());
                 for (fixed, row) in fixed.chunks_exact_mut(nf).zip(ids.chunks_exact(nf)) {
                     for ((f, &id), t) in fixed.iter_mut().zip(row).zip(&self.fields) {
                         *f = if id as u64 >= t.rows() as u64 {
@@ -173,15 +181,30 @@ impl DeepFm {
                         };
                     }
                 }
-                &ws.ids[..ids.len()]
+                &fixed[..ids.len()]
             }
         };
-        let b = &mut ws.block;
-        match self.fields[0].view()? {
-            TableView::F32(_) => self.predict_blocks::<f32>(ids, rows, out, b, true),
-            TableView::F16(_) => self.predict_blocks::<f16>(ids, rows, out, b, true),
-            TableView::Bf16(_) => self.predict_blocks::<bf16>(ids, rows, out, b, true),
-        }
+        let view = self.fields[0].view();
+        let r = view.and_then(|view| {
+            split_rows(
+                rows,
+                self.threads,
+                out,
+                1,
+                &mut ws.block,
+                &mut helpers,
+                |r, out, b| {
+                    let (ids, n) = (&ids[r.start * nf..r.end * nf], r.len());
+                    match view {
+                        TableView::F32(_) => self.predict_blocks::<f32>(ids, n, out, b, true),
+                        TableView::F16(_) => self.predict_blocks::<f16>(ids, n, out, b, true),
+                        TableView::Bf16(_) => self.predict_blocks::<bf16>(ids, n, out, b, true),
+                    }
+                },
+            )
+        });
+        (ws.ids, ws.helpers) = (fixed, helpers);
+        r
     }
 
     /// [`DeepFm::predict_ids`] after the id policy: the fused gather+FM kernel when every table

@@ -9,6 +9,7 @@ use crate::nn::{Mlp, MlpWorkspace};
 use crate::weights::{Arch, WeightFile};
 
 use super::input::{check_dense, check_len, grow};
+use super::split::split_rows;
 use super::Options;
 
 /// BatchNorm epsilon when `reckon.bn_eps` is absent (PyTorch's default).
@@ -32,6 +33,8 @@ enum Epilogue {
 pub struct DenseWorkspace {
     mlp: MlpWorkspace,
     heads: Vec<f32>,
+    /// One per helper thread of a split batch ([`Options::threads`]).
+    helpers: Vec<DenseWorkspace>,
 }
 
 /// `ranker`, `ltr` or `fraud`: dense feature rows in, one row of outputs per input row.
@@ -41,6 +44,7 @@ pub struct DenseModel {
     mlp: Mlp,
     epilogue: Epilogue,
     allow_non_finite: bool,
+    threads: usize,
     kernels: &'static KernelTable,
 }
 
@@ -161,6 +165,7 @@ impl DenseModel {
             mlp: Mlp::pack(&specs, in_features, kernels)?,
             epilogue,
             allow_non_finite: opts.allow_non_finite,
+            threads: opts.threads,
             kernels,
         })
     }
@@ -203,6 +208,24 @@ impl DenseModel {
         check_dense(x, rows, cols, self.allow_non_finite)?;
         // Saturating: a count that overflows cannot match any real buffer's length.
         check_len("predict", "out", out.len(), rows.saturating_mul(out_cols))?;
+        // Helpers' workspaces live in this one (reused), moved out while it serves the caller.
+        let mut helpers = std::mem::take(&mut ws.helpers);
+        let r = split_rows(
+            rows,
+            self.threads,
+            out,
+            out_cols,
+            ws,
+            &mut helpers,
+            |r, out, ws| self.run(&x[r.start * cols..r.end * cols], r.len(), out, ws),
+        );
+        ws.helpers = helpers;
+        r
+    }
+
+    /// [`DenseModel::predict`] after its checks, on one thread.
+    fn run(&self, x: &[f32], rows: usize, out: &mut [f32], ws: &mut DenseWorkspace) -> Result<()> {
+        let cols = self.in_cols();
         let sigmoid = self.kernels.elementwise.sigmoid_f32.f;
         match self.epilogue {
             Epilogue::Identity => self.mlp.forward(x, rows, out, &mut ws.mlp)?,

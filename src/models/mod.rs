@@ -8,6 +8,7 @@ pub mod deepfm;
 pub mod dense;
 mod input;
 pub mod options;
+pub mod split;
 pub mod two_tower;
 
 use std::path::Path;

@@ -14,11 +14,13 @@ pub struct Options {
     pub allow_non_finite: bool,
     /// What an id outside its table's vocabulary does (DeepFM fields, two-tower ids).
     pub out_of_vocabulary: OutOfVocabulary,
-    /// Threads one exact item-index scan (or batch of queries) may use: the caller's thread plus
-    /// `threads - 1` helpers spawned for that call and joined before it returns (no pool is
-    /// kept). 0 and 1 both mean the caller's thread only, the default. Results are identical,
-    /// bit for bit, whatever the count. Small indexes stay on one thread (see
-    /// [`crate::kernels::topk::MIN_GROUPS_PER_THREAD`]).
+    /// Threads one call may use: a model's large batch, or one exact item-index scan (or batch
+    /// of queries). The caller's thread runs one share and `threads - 1` helpers, started for
+    /// the call and joined before it returns, run the rest (no pool is kept). 0 and 1 both mean
+    /// the caller's thread only, the default. Results are identical, bit for bit, whatever the
+    /// count. Small calls stay on fewer threads (under
+    /// [`crate::models::split::MIN_ROWS_PER_THREAD`] rows or
+    /// [`crate::kernels::topk::MIN_GROUPS_PER_THREAD`] item groups per thread).
     pub threads: usize,
 }
 

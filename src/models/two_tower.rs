@@ -1,6 +1,7 @@
 //! Two-tower retrieval (SPEC §3): `normalize(mlp(emb[ids]))` for users and for items.
 //! The temperature only scales training logits; it never changes a ranking, so serving ignores it.
 
+use std::mem::take;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
@@ -13,6 +14,7 @@ use crate::weights::WeightFile;
 
 use super::dense::bn_eps;
 use super::input::{check_len, grow};
+use super::split::split_rows;
 use super::{Options, OutOfVocabulary};
 
 /// Which tower.
@@ -36,6 +38,7 @@ pub struct TwoTower {
     user: TowerNet,
     item: TowerNet,
     oov: OutOfVocabulary,
+    threads: usize,
     kernels: &'static KernelTable,
 }
 
@@ -45,6 +48,8 @@ pub struct TwoTowerWorkspace {
     ids: Vec<i64>,
     emb: Vec<f32>,
     mlp: MlpWorkspace,
+    /// One per helper thread of a split batch ([`Options::threads`]).
+    helpers: Vec<TwoTowerWorkspace>,
 }
 
 impl TwoTower {
@@ -92,6 +97,7 @@ impl TwoTower {
             user,
             item,
             oov: opts.out_of_vocabulary,
+            threads: opts.threads,
             kernels,
         })
     }
@@ -134,6 +140,8 @@ impl TwoTower {
                 reason: format!("{rows} ids × {dim} outputs overflows"),
             })?;
         check_len("embed", "out", out.len(), expected)?;
+        // Moved out while the blocks run, so the helpers' workspaces can be lent out too.
+        let (mut fixed, mut helpers) = (take(&mut ws.ids), take(&mut ws.helpers));
         let ids = match self.oov {
             OutOfVocabulary::Error => {
                 // One block's gather checks its ids before anything is written.
@@ -144,13 +152,36 @@ impl TwoTower {
             }
             OutOfVocabulary::FallbackRow(fallback) => {
                 let n = net.table.rows() as u64;
-                let fixed = grow(&mut ws.ids, rows);
+                let fixed = grow(&mut fixed, rows);
                 for (f, &id) in fixed.iter_mut().zip(ids) {
                     *f = if id as u64 >= n { fallback } else { id };
                 }
-                &ws.ids[..rows]
+                &fixed[..rows]
             }
         };
+        let r = split_rows(
+            rows,
+            self.threads,
+            out,
+            dim,
+            ws,
+            &mut helpers,
+            |r, out, ws| self.embed_blocks(net, &ids[r], out, ws),
+        );
+        (ws.ids, ws.helpers) = (fixed, helpers);
+        r
+    }
+
+    /// [`TwoTower::embed`] after the id policy, on one thread: gather, MLP and normalise per
+    /// row block.
+    fn embed_blocks(
+        &self,
+        net: &TowerNet,
+        ids: &[i64],
+        out: &mut [f32],
+        ws: &mut TwoTowerWorkspace,
+    ) -> Result<()> {
+        let (rows, dim) = (ids.len(), self.dim());
         let d_in = net.table.dim();
         let normalize = self.kernels.elementwise.l2_normalize_f32.f;
         let emb = grow(&mut ws.emb, ROW_BLOCK.min(rows) * d_in);

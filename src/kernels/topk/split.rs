@@ -8,14 +8,13 @@
 //! way, one list per query per thread: splitting its queries instead made every thread stream the
 //! whole matrix, and measured 1.55× on two threads against 1.8× wanted (1M × 64, batch 64).
 //!
-//! A helper the OS refuses to start is not an error: its share runs on the caller's thread.
-
-use std::ops::Range;
-use std::thread::{Builder, Scope, ScopedJoinHandle};
+//! A helper the OS refuses to start is not an error: its share runs on the caller's thread
+//! ([`crate::scoped`]).
 
 use super::packed::{check_len, PackedItems};
 use super::result::TopK;
 use crate::error::Result;
+use crate::scoped::{join_all, part, spawn_or_return};
 
 /// Fewest 64-item groups worth a thread of their own (4096 groups = 256Ki items, 64 MiB of f32
 /// at 64 dimensions, about 5 ms of scan): below it, spawning and joining (tens of µs) is not
@@ -26,38 +25,6 @@ pub const MIN_GROUPS_PER_THREAD: usize = 4096;
 /// given at least `min` groups.
 fn threads_for(work: usize, threads: usize, min: usize) -> usize {
     threads.clamp(1, (work / min.max(1)).max(1))
-}
-
-/// Part `i` of `0..len` cut into `parts` nearly equal contiguous ranges.
-fn part(len: usize, parts: usize, i: usize) -> Range<usize> {
-    (len * i / parts)..(len * (i + 1) / parts)
-}
-
-/// Runs `job` on a new scoped thread, or returns it when the OS refuses one.
-fn spawn_or_return<'scope, 'env, F>(
-    s: &'scope Scope<'scope, 'env>,
-    job: F,
-) -> std::result::Result<ScopedJoinHandle<'scope, ()>, F>
-where
-    F: FnOnce() + Send + 'scope,
-{
-    // `spawn_scoped` consumes the closure even when it fails, so hand it a slot to take from.
-    let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(job)));
-    let theirs = std::sync::Arc::clone(&slot);
-    let spawned = Builder::new().spawn_scoped(s, move || {
-        let job = theirs.lock().map(|mut j| j.take()).unwrap_or(None);
-        if let Some(job) = job {
-            job();
-        }
-    });
-    match spawned {
-        Ok(handle) => Ok(handle),
-        Err(_) => match slot.lock().map(|mut j| j.take()) {
-            Ok(Some(job)) => Err(job),
-            // Unreachable in practice: a thread that never started never took the job.
-            _ => unreachable!("a helper that failed to start took its job"),
-        },
-    }
 }
 
 impl PackedItems {
@@ -108,12 +75,7 @@ impl PackedItems {
                 }
             }
             scan(self, part(groups, parts, 0), out);
-            for h in handles {
-                // A kernel panic is a bug; carry it to the caller as the one-thread scan would.
-                if let Err(panic) = h.join() {
-                    std::panic::resume_unwind(panic);
-                }
-            }
+            join_all(handles);
         });
         for top in helpers.iter() {
             out.absorb(top);
@@ -183,11 +145,7 @@ impl PackedItems {
                 }
             }
             batch(self, part(groups, parts, 0), outs);
-            for h in handles {
-                if let Err(panic) = h.join() {
-                    std::panic::resume_unwind(panic);
-                }
-            }
+            join_all(handles);
         });
         for (j, out) in outs.iter_mut().enumerate() {
             for tops in helpers.iter() {
@@ -202,21 +160,6 @@ impl PackedItems {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parts_cover_the_range_in_order() {
-        for len in [0, 1, 5, 4096, 10_007] {
-            for parts in 1..=7 {
-                let mut next = 0;
-                for i in 0..parts {
-                    let r = part(len, parts, i);
-                    assert_eq!(r.start, next);
-                    next = r.end;
-                }
-                assert_eq!(next, len);
-            }
-        }
-    }
 
     #[test]
     fn small_scans_stay_on_fewer_threads() {
