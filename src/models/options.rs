@@ -20,7 +20,9 @@ pub struct Options {
     /// the caller's thread only, the default. Results are identical, bit for bit, whatever the
     /// count. Small calls stay on fewer threads (under
     /// [`crate::models::split::MIN_ROWS_PER_THREAD`] rows or
-    /// [`crate::kernels::topk::MIN_GROUPS_PER_THREAD`] item groups per thread).
+    /// [`crate::kernels::topk::MIN_GROUPS_PER_THREAD`] item groups per thread). Starting a
+    /// thread allocates, so only calls that stay on the caller's thread keep the warmed-up
+    /// "allocates nothing" guarantee.
     pub threads: usize,
 }
 
