@@ -241,28 +241,24 @@ impl Case {
             ..Options::default()
         };
         let mut other = Model::open(&self.path, &opts).expect("model");
-        let (mut one, mut two, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..5 {
-            let a = time_secs(|| self.run()).0;
-            std::mem::swap(&mut self.model, &mut other);
-            let b = time_secs(|| self.run()).0;
-            std::mem::swap(&mut self.model, &mut other);
-            one.push(a);
-            two.push(b);
-            ratio.push(a / b);
-        }
-        let mid = |v: &mut Vec<f64>| {
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
-        };
+        let (one, two, ratio) = common::paired(5, |second| {
+            if second {
+                std::mem::swap(&mut self.model, &mut other);
+            }
+            let t = time_secs(|| self.run()).0;
+            if second {
+                std::mem::swap(&mut self.model, &mut other);
+            }
+            t
+        });
         let per_row = 1e9 / self.rows as f64;
         println!(
             "summary {} threads 2: {:.1} ns/row vs {:.1} on 1 thread = {:.2}x (paired median; \
              target >= 1.8x)",
             self.id(),
-            mid(&mut two) * per_row,
-            mid(&mut one) * per_row,
-            mid(&mut ratio)
+            two * per_row,
+            one * per_row,
+            ratio
         );
     }
 }

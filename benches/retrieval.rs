@@ -57,58 +57,34 @@ fn group(c: &mut Criterion) -> criterion::BenchmarkGroup<'_, criterion::measurem
 /// alternate within each round, so the VM's drift moves both sides of each paired ratio.
 fn two_threads(index: &mut ItemIndex, q0: &[f32], batch: &[f32]) {
     let (mut ws, mut out, mut outs) = (SearchWorkspace::default(), Vec::new(), Vec::new());
-    let mut single = |ix: &ItemIndex| {
+    let (one, two, ratio) = common::paired(5, |second| {
+        index.set_threads(if second { 2 } else { 1 });
         median(5, || {
-            ix.search(q0, K, &[], &mut ws, &mut out).expect("search")
+            index.search(q0, K, &[], &mut ws, &mut out).expect("search")
         })
         .as_secs_f64()
-    };
-    let (mut one, mut two, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..5 {
-        index.set_threads(1);
-        let a = single(index);
-        index.set_threads(2);
-        let b = single(index);
-        one.push(a);
-        two.push(b);
-        ratio.push(a / b);
-    }
-    let mid = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
+    });
     println!(
-        "summary index_search_f32 1Mx64 k100 threads 2: {:.2} ms vs {:.2} ms on 1 thread = {:.2}x \
-         (paired median; target >= 1.8x)",
-        mid(&mut two) * 1e3,
-        mid(&mut one) * 1e3,
-        mid(&mut ratio)
+        "summary index_search_f32 1Mx64 k100 threads 2: {:.2} ms vs {:.2} ms on 1 thread = \
+         {ratio:.2}x (paired median; target >= 1.8x)",
+        two * 1e3,
+        one * 1e3,
     );
-    let mut ws = SearchWorkspace::default();
-    let mut batched = |ix: &ItemIndex| {
+    let (one, two, ratio) = common::paired(3, |second| {
+        index.set_threads(if second { 2 } else { 1 });
         median(3, || {
-            ix.search_batch(batch, NQ, K, &[], &mut ws, &mut outs)
+            index
+                .search_batch(batch, NQ, K, &[], &mut ws, &mut outs)
                 .expect("batch")
         })
         .as_secs_f64()
-    };
-    let (mut one, mut two, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..3 {
-        index.set_threads(1);
-        let a = batched(index);
-        index.set_threads(2);
-        let b = batched(index);
-        one.push(a);
-        two.push(b);
-        ratio.push(a / b);
-    }
+    });
     index.set_threads(1);
     println!(
         "summary index_search_batch_f32 1Mx64 k100 b64 threads 2: {:.3} ms/query vs {:.3} on 1 \
-         thread = {:.2}x (paired median; target >= 1.8x)",
-        mid(&mut two) * 1e3 / NQ as f64,
-        mid(&mut one) * 1e3 / NQ as f64,
-        mid(&mut ratio)
+         thread = {ratio:.2}x (paired median; target >= 1.8x)",
+        two * 1e3 / NQ as f64,
+        one * 1e3 / NQ as f64,
     );
 }
 

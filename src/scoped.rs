@@ -14,8 +14,45 @@ pub(crate) fn part(len: usize, parts: usize, i: usize) -> Range<usize> {
     (len * i / parts)..(len * (i + 1) / parts)
 }
 
+/// Runs `job(first)` on the caller's thread and `job(share)` for each of `rest` on a scoped
+/// helper (inline when the OS refuses a thread), all joined before returning; results come back
+/// in share order: the caller's, then `rest`'s. With `rest` empty nothing is started and
+/// nothing allocated, so one-thread calls pay nothing for this path.
+pub(crate) fn run_shares<S, R, F>(first: S, rest: Vec<S>, job: F) -> (R, Vec<R>)
+where
+    S: Send,
+    R: Send,
+    F: Fn(S) -> R + Sync,
+{
+    if rest.is_empty() {
+        return (job(first), Vec::new());
+    }
+    let job = &job;
+    std::thread::scope(|s| {
+        // Each helper's share: still running, or already run inline.
+        let started: Vec<_> = rest
+            .into_iter()
+            .map(|share| spawn_or_return(s, move || job(share)).map_err(|job| job()))
+            .collect();
+        let mine = job(first);
+        let theirs = started
+            .into_iter()
+            .map(|share| match share {
+                Ok(handle) => match handle.join() {
+                    Ok(Some(r)) => r,
+                    Ok(None) => unreachable!("a started helper always runs its job"),
+                    // A panic is a bug; it resumes on the caller, as if the share ran there.
+                    Err(panic) => std::panic::resume_unwind(panic),
+                },
+                Err(done) => done,
+            })
+            .collect();
+        (mine, theirs)
+    })
+}
+
 /// Starts `job` on a scoped helper, or hands it back when the OS refuses a thread.
-pub(crate) fn spawn_or_return<'scope, 'env, F, T>(
+fn spawn_or_return<'scope, 'env, F, T>(
     s: &'scope Scope<'scope, 'env>,
     job: F,
 ) -> std::result::Result<ScopedJoinHandle<'scope, Option<T>>, F>
@@ -40,18 +77,6 @@ where
     }
 }
 
-/// Joins helpers in order, returning their results; a helper's panic (a bug) resumes on the
-/// caller's thread, as it would have had the share run there.
-pub(crate) fn join_all<T>(handles: Vec<ScopedJoinHandle<'_, Option<T>>>) -> Vec<T> {
-    handles
-        .into_iter()
-        .filter_map(|h| match h.join() {
-            Ok(r) => r,
-            Err(panic) => std::panic::resume_unwind(panic),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,16 +97,20 @@ mod tests {
     }
 
     #[test]
-    fn helpers_run_and_return_in_order() {
-        let got = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..4)
-                .map(|i| match spawn_or_return(s, move || i * 10) {
-                    Ok(h) => h,
-                    Err(_) => panic!("could not start a thread"),
-                })
-                .collect();
-            join_all(handles)
-        });
-        assert_eq!(got, vec![0, 10, 20, 30]);
+    fn shares_run_and_return_in_order() {
+        let caller = std::thread::current().id();
+        let (mine, theirs) =
+            run_shares(0, vec![1, 2, 3], |i| (i * 10, std::thread::current().id()));
+        assert_eq!(
+            mine,
+            (0, caller),
+            "the first share runs on the caller's thread"
+        );
+        assert_eq!(
+            theirs.iter().map(|t| t.0).collect::<Vec<_>>(),
+            vec![10, 20, 30]
+        );
+        assert!(theirs.iter().all(|t| t.1 != caller));
+        assert_eq!(run_shares(5, Vec::new(), |i| i + 1), (6, Vec::new()));
     }
 }

@@ -5,6 +5,16 @@ use std::sync::Arc;
 
 use reckon::{Model, Options, Workspace};
 
+/// One fixture of each model kind, plus a bf16 one.
+const EVERY_KIND: [&str; 6] = [
+    "ranker_default",
+    "ltr_default",
+    "fraud_default",
+    "deepfm_default",
+    "two_tower_default",
+    "ranker_default_bf16",
+];
+
 fn fixture(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -44,14 +54,7 @@ fn run(model: &Model, rows: usize, ws: &mut Workspace) -> Vec<f32> {
 
 #[test]
 fn eight_threads_sharing_a_model_match_one_thread_bit_for_bit() {
-    for name in [
-        "ranker_default",
-        "ltr_default",
-        "fraud_default",
-        "deepfm_default",
-        "two_tower_default",
-        "ranker_default_bf16",
-    ] {
+    for name in EVERY_KIND {
         let model = Arc::new(Model::open(fixture(name), &Options::default()).expect("open"));
         let single: Vec<Vec<f32>> = [1, 17, 300]
             .iter()
@@ -145,14 +148,7 @@ fn large_batches_cross_row_blocks_without_changing_results() {
 fn split_batches_match_one_thread_bit_for_bit() {
     use reckon::models::split::MIN_ROWS_PER_THREAD;
     let rows = 3 * MIN_ROWS_PER_THREAD + 77;
-    for name in [
-        "ranker_default",
-        "ltr_default",
-        "fraud_default",
-        "deepfm_default",
-        "two_tower_default",
-        "ranker_default_bf16",
-    ] {
+    for name in EVERY_KIND {
         let one = Model::open(fixture(name), &Options::default()).expect("open");
         let want = run(&one, rows, &mut Workspace::default());
         let mut ws = Workspace::default();

@@ -47,3 +47,22 @@ pub fn median(reps: usize, mut f: impl FnMut()) -> Duration {
     ts.sort();
     ts[ts.len() / 2]
 }
+
+/// A/B in alternation: `rounds` rounds of `time(false)` then `time(true)` (each returns
+/// seconds), giving (median A, median B, median of the paired ratios A / B). A machine whose
+/// speed drifts between rounds moves both sides of each ratio, not one.
+#[allow(dead_code)] // not every bench compares two configurations
+pub fn paired(rounds: usize, mut time: impl FnMut(bool) -> f64) -> (f64, f64, f64) {
+    let (mut a, mut b, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds.max(1) {
+        let (x, y) = (time(false), time(true));
+        a.push(x);
+        b.push(y);
+        ratio.push(x / y);
+    }
+    let mid = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (mid(a), mid(b), mid(ratio))
+}

@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use crate::error::Result;
 use crate::nn::mlp::ROW_BLOCK;
-use crate::scoped::{join_all, part, spawn_or_return};
+use crate::scoped::{part, run_shares};
 
 /// Fewest rows worth a thread of their own: four row blocks, a few hundred µs even for the
 /// smallest seed model, against tens of µs to start and join a thread.
@@ -46,30 +46,19 @@ where
         let b = part(blocks, parts, i);
         (b.start * ROW_BLOCK)..(b.end * ROW_BLOCK).min(rows)
     };
-    let run = &run;
-    std::thread::scope(|s| {
-        let (first, mut rest) = out.split_at_mut(rows_of(0).len() * out_cols);
-        // Each helper's share: still running, or already run inline (no thread to be had).
-        let mut shares = Vec::with_capacity(parts - 1);
-        for (i, ws) in helpers.iter_mut().take(parts - 1).enumerate() {
-            let range = rows_of(i + 1);
-            let (chunk, tail) = rest.split_at_mut(range.len() * out_cols);
-            rest = tail;
-            shares.push(match spawn_or_return(s, move || run(range, chunk, ws)) {
-                Ok(handle) => Err(handle),
-                Err(job) => Ok(job()),
-            });
-        }
-        let mut result = run(rows_of(0), first, mine);
-        for share in shares {
-            let r = match share {
-                Ok(done) => done,
-                Err(handle) => join_all(vec![handle]).pop().unwrap_or(Ok(())),
-            };
-            result = result.and(r);
-        }
-        result
-    })
+    let (first, mut tail) = out.split_at_mut(rows_of(0).len() * out_cols);
+    let mut rest = Vec::with_capacity(parts - 1);
+    for (i, ws) in helpers.iter_mut().take(parts - 1).enumerate() {
+        let range = rows_of(i + 1);
+        let (chunk, after) = tail.split_at_mut(range.len() * out_cols);
+        tail = after;
+        rest.push((range, chunk, ws));
+    }
+    let (mine, theirs) = run_shares((rows_of(0), first, mine), rest, |(range, out, ws)| {
+        run(range, out, ws)
+    });
+    // The first error in row order.
+    theirs.into_iter().fold(mine, Result::and)
 }
 
 #[cfg(test)]

@@ -201,13 +201,8 @@ impl PackedItems {
         exclude: &[u32],
         out: &mut TopK,
     ) -> Result<()> {
-        self.check_k(k)?;
-        check_len("query", self.d, query.len())?;
-        out.begin(k, self.n, exclude)?;
-        self.prepare_query(query, out);
-        (self.kernels.topk.scan(self.dtype).f)(self, 0..self.groups, out);
-        out.finish();
-        Ok(())
+        // The split scan with no helpers: one range, on this thread.
+        self.search_excluding_split(query, k, exclude, out, &mut [])
     }
 
     /// The k best items for each of `nq` queries (`queries` is row-major `nq × d`), into
@@ -234,15 +229,8 @@ impl PackedItems {
         excludes: &[&[u32]],
         outs: &mut [TopK],
     ) -> Result<()> {
-        self.begin_batch(queries, nq, k, excludes, outs)?;
-        if nq == 0 {
-            return Ok(());
-        }
-        (self.kernels.topk.batch(self.dtype).f)(self, 0..self.groups, outs);
-        for out in outs.iter_mut() {
-            out.finish();
-        }
-        Ok(())
+        // The split batch with no helpers: one range, on this thread.
+        self.search_batch_excluding_split(queries, nq, k, excludes, outs, &mut [])
     }
 
     /// Checks a batch call's arguments and readies each query's [`TopK`] for the batch kernel.

@@ -14,7 +14,7 @@
 use super::packed::{check_len, PackedItems};
 use super::result::TopK;
 use crate::error::Result;
-use crate::scoped::{join_all, part, spawn_or_return};
+use crate::scoped::{part, run_shares};
 
 /// Fewest 64-item groups worth a thread of their own (4096 groups = 256Ki items, 64 MiB of f32
 /// at 64 dimensions, about 5 ms of scan): below it, spawning and joining (tens of µs) is not
@@ -65,17 +65,13 @@ impl PackedItems {
             self.prepare_query(query, top);
         }
         let scan = self.kernels().topk.scan(self.dtype()).f;
-        std::thread::scope(|s| {
-            let mut handles = Vec::with_capacity(parts - 1);
-            for (i, top) in helpers.iter_mut().enumerate() {
-                let range = part(groups, parts, i + 1);
-                match spawn_or_return(s, move || scan(self, range, top)) {
-                    Ok(h) => handles.push(h),
-                    Err(job) => job(),
-                }
-            }
-            scan(self, part(groups, parts, 0), out);
-            join_all(handles);
+        let rest = helpers
+            .iter_mut()
+            .enumerate()
+            .map(|(i, top)| (part(groups, parts, i + 1), top))
+            .collect();
+        run_shares((part(groups, parts, 0), &mut *out), rest, |(range, top)| {
+            scan(self, range, top)
         });
         for top in helpers.iter() {
             out.absorb(top);
@@ -135,18 +131,16 @@ impl PackedItems {
             self.begin_batch(queries, nq, k, excludes, tops)?;
         }
         let batch = self.kernels().topk.batch(self.dtype()).f;
-        std::thread::scope(|s| {
-            let mut handles = Vec::with_capacity(parts - 1);
-            for (i, tops) in helpers.iter_mut().enumerate() {
-                let range = part(groups, parts, i + 1);
-                match spawn_or_return(s, move || batch(self, range, tops)) {
-                    Ok(h) => handles.push(h),
-                    Err(job) => job(),
-                }
-            }
-            batch(self, part(groups, parts, 0), outs);
-            join_all(handles);
-        });
+        let rest = helpers
+            .iter_mut()
+            .enumerate()
+            .map(|(i, tops)| (part(groups, parts, i + 1), &mut tops[..]))
+            .collect();
+        run_shares(
+            (part(groups, parts, 0), &mut *outs),
+            rest,
+            |(range, tops)| batch(self, range, tops),
+        );
         for (j, out) in outs.iter_mut().enumerate() {
             for tops in helpers.iter() {
                 out.absorb(&tops[j]);

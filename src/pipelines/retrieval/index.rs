@@ -269,19 +269,9 @@ impl ItemIndex {
     ) -> Result<()> {
         self.check(query, 1, k)?;
         self.rows_of(exclude, &mut ws.exclude);
-        if self.threads > 1 {
-            ws.helpers.resize_with(self.threads - 1, TopK::new);
-            self.items.search_excluding_split(
-                query,
-                k,
-                &ws.exclude,
-                &mut ws.topk,
-                &mut ws.helpers,
-            )?;
-        } else {
-            self.items
-                .search_excluding(query, k, &ws.exclude, &mut ws.topk)?;
-        }
+        ws.helpers.resize_with(self.threads - 1, TopK::new);
+        self.items
+            .search_excluding_split(query, k, &ws.exclude, &mut ws.topk, &mut ws.helpers)?;
         out.clear();
         out.extend(ws.topk.iter().map(|(i, s)| self.hit(i, s)));
         Ok(())
