@@ -26,6 +26,13 @@ NEEDED = ("torch", "onnxruntime", "onnx", "numpy", "safetensors")
 # (arch, SPEC §7 target ns per call at batch 1, target ns per row at batch 4096).
 MODELS = [("two_tower", 1500, 400), ("ranker", 3000, 1600), ("ltr", 2500, 1350), ("fraud", 1000, 250), ("deepfm", 3000, 1200)]
 BATCHES = [1, 256, 4096]
+# Quick mode: rounds of reckon then ONNX Runtime per model (see main).
+ROUNDS = 3
+
+
+def median(values):
+    v = sorted(values)
+    return v[len(v) // 2]
 
 
 def parse_args():
@@ -99,9 +106,10 @@ def print_table(rows):
     head = ["model", "batch", "reckon ns/row", "ORT ns/row", "torch ns/row", "ORT/reckon", "torch/reckon",
             "target", "vs target", "vs ORT"]
     body = []
-    for arch, b, r, o, t, target in rows:
+    for arch, b, r, o, t, target, paired in rows:
         per_row = lambda s: None if s is None else s * 1e9 / b  # noqa: E731
         rr, orr, tr = per_row(r), per_row(o), per_row(t)
+        ort_ratio = paired if paired is not None else (None if rr is None or orr is None else orr / rr)
         if b == 1:
             tgt, ok = f"<= {target[0]} ns/call", None if r is None else r * 1e9 <= target[0]
         elif b == 4096:
@@ -111,9 +119,9 @@ def print_table(rows):
         verdict = lambda v: "-" if v is None else ("PASS" if v else "FAIL")  # noqa: E731
         body.append([
             arch, str(b), fmt(rr), fmt(orr), fmt(tr),
-            fmt(None if rr is None or orr is None else orr / rr, "{:.1f}x"),
+            fmt(ort_ratio, "{:.1f}x"),
             fmt(None if rr is None or tr is None else tr / rr, "{:.1f}x"),
-            tgt, verdict(ok), verdict(None if rr is None or orr is None else rr < orr),
+            tgt, verdict(ok), verdict(None if ort_ratio is None else ort_ratio > 1.0),
         ])
     widths = [max(len(x) for x in col) for col in zip(head, *body)]
     line = lambda cells: "  ".join(c.rjust(w) if i > 0 else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
@@ -141,32 +149,40 @@ def main():
     batches = [int(b) for b in args.batches.split(",")]
     cells = [(a, b) for a, _, _ in models for b in batches]
 
-    # Full mode: one criterion run for every cell. Quick mode: reckon is timed right before and
-    # right after each model's peers, and the table takes the geometric mean of the two, so a
-    # machine whose speed drifts by tens of percent within a minute (these VMs do) moves both
-    # sides of a ratio instead of one.
+    # Full mode: one criterion run for every cell. Quick mode: per model, ROUNDS rounds of
+    # reckon's cells then ONNX Runtime's, and each cell reports the median of the per-round
+    # ratios beside the median times: a machine whose speed drifts by tens of percent within a
+    # minute (these VMs do) then moves both sides of each ratio instead of one.
     reckon = {} if args.quick else reckon_times(cells, False, args.reuse_criterion)
+    ratios = {}
     rows = []
     with tempfile.TemporaryDirectory() as work:
         for arch, b1, per_row in models:
             mine = [(arch, b) for b in batches]
-            before = reckon_times(mine, True, False) if args.quick else None
             p = engines.Peers(arch, os.path.join(ROOT, "tests", "fixtures", f"{arch}_default.safetensors"), work)
             diff = p.check()
             print(f"{arch}: ONNX export matches PyTorch within {diff:.1e}", file=sys.stderr)
-            peer = {b: (p.time_ort(b, args.quick), p.time_torch(b, args.quick)) for b in batches}
-            if args.quick:
-                after = reckon_times(mine, True, False)
-                for c in mine:
-                    a, z = before.get(c), after.get(c)
-                    reckon[c] = None if a is None or z is None else (a * z) ** 0.5
-                    if reckon[c] is not None:
-                        print(f"{arch} b{c[1]}: reckon {a * 1e9:.0f} ns before, {z * 1e9:.0f} ns after the peers",
-                              file=sys.stderr)
+            rounds = []
+            for _ in range(ROUNDS if args.quick else 1):
+                r = reckon_times(mine, True, False) if args.quick else reckon
+                o = {b: p.time_ort(b, args.quick) for b in batches}
+                rounds.append((r, o))
+                print(f"{arch}: " + ", ".join(
+                    f"b{b} reckon {fmt(None if r.get((arch, b)) is None else r[(arch, b)] * 1e9)} ns, "
+                    f"ORT {o[b] * 1e9:.0f} ns" for b in batches), file=sys.stderr)
+            torch_t = {b: p.time_torch(b, args.quick) for b in batches}
             for b in batches:
-                rows.append((arch, b, reckon.get((arch, b)), *peer[b], (b1, per_row)))
-    how = ("summary lines (MODELS_BENCH_QUICK), geometric mean of one run just before and one just after "
-           "each model's peers" if args.quick else "criterion median (estimates.json)")
+                rs = [r.get((arch, b)) for r, _ in rounds]
+                os_ = [o[b] for _, o in rounds]
+                if args.quick:
+                    reckon[(arch, b)] = None if None in rs else median(rs)
+                    if None not in rs:
+                        ratios[(arch, b)] = median([o / r for o, r in zip(os_, rs)])
+                rows.append((arch, b, reckon.get((arch, b)), median(os_), torch_t[b], (b1, per_row),
+                             ratios.get((arch, b))))
+    how = (f"summary lines (MODELS_BENCH_QUICK), {ROUNDS} rounds alternating with ONNX Runtime per model: "
+           "medians, and ORT/reckon as the median of the per-round ratios" if args.quick
+           else "criterion median (estimates.json)")
     print(f"\nreckon: cargo bench --bench models, {how}; ONNX Runtime {onnxruntime.__version__} (Python API, "
           f"1 intra-op + 1 inter-op thread, ORT_ENABLE_ALL, sequential); PyTorch {torch.__version__} "
           f"(1 thread, eval, inference_mode); peers: median of short samples after warm-up; fixtures *_default\n")

@@ -18,7 +18,8 @@ use crate::scoped::{part, run_shares};
 
 /// Fewest 64-item groups worth a thread of their own (4096 groups = 256Ki items, 64 MiB of f32
 /// at 64 dimensions, about 5 ms of scan): below it, spawning and joining (tens of µs) is not
-/// paid back. Batches use the same bound on queries × groups / 64.
+/// paid back. Batches split by the same bound (they cost more per group, so this errs on the
+/// side of fewer threads).
 pub const MIN_GROUPS_PER_THREAD: usize = 4096;
 
 /// How many threads a scan of `work` groups gets when `threads` are allowed (at least 1), each
