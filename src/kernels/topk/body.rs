@@ -337,7 +337,7 @@ pub(super) unsafe fn scan_batch_qpacked<L: Lanes, E: Elem>(
         // LOOP 2: full tiles of 12 queries, then the rest as one tile of 4, 8 or 12 (a short
         // tile repeats its last query and drops those scores).
         for (ti, tile) in tops.chunks_mut(QPACKED_MAX_Q).enumerate() {
-            // SAFETY (all arms): chunk groups lie inside the buffer, the pack holds
+            // SAFETY: (all arms) chunk groups lie inside the buffer, the pack holds
             // 2 · Q · steps floats for Q ≤ QPACKED_MAX_Q, steps ≤ QPACKED_MAX_STEPS (asserted).
             unsafe {
                 // The first tile of a chunk fetches the next chunk.
