@@ -417,6 +417,111 @@ proptest! {
     }
 }
 
+/// Item data that stresses the f32 planes' error bound (`PackedItems::new_f32_planes`).
+fn planes_data(kind: u8, n: usize, d: usize, r: &mut Rng) -> Vec<f32> {
+    match kind {
+        // Coarse integers: many exactly tied scores.
+        0 => (0..n * d).map(|_| r.int(3)).collect(),
+        // Near-duplicates: rows sharing one high plane that differ only in their low bits,
+        // so every one of them scores the same in the approximate pass.
+        1 => {
+            let bases: Vec<f32> = (0..4 * d).map(|_| r.real()).collect();
+            (0..n * d)
+                .map(|i| {
+                    let b = bases[(i / d) % 4 * d + i % d].to_bits() & 0xffff_0000;
+                    f32::from_bits(b | (r.next() as u32 & 0xffff))
+                })
+                .collect()
+        }
+        // Rows whose norms span 2^±40.
+        2 => {
+            let scales: Vec<f32> = (0..n).map(|_| 2f32.powi(r.below(81) as i32 - 40)).collect();
+            (0..n * d).map(|i| r.real() * scales[i / d]).collect()
+        }
+        // Subnormal values.
+        3 => (0..n * d).map(|_| r.real() * 2f32.powi(-130)).collect(),
+        _ => (0..n * d).map(|_| r.real()).collect(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// f32 planes return what the plain f32 layout returns, bit for bit: indices, score bits
+    /// and tie order, for single searches, exclusions, split calls and batches, including the
+    /// queries with no error bound (non-finite or overflowing) that rescore every item.
+    #[test]
+    fn prop_f32_planes_equal_plain_f32_bit_for_bit(
+        n in prop::sample::select(NS.to_vec()),
+        d in prop::sample::select(DS.to_vec()),
+        kind in 0u8..5,
+        seed in any::<u64>(),
+    ) {
+        let mut r = rng(seed);
+        let data = planes_data(kind, n, d, &mut r);
+        let nq = 5;
+        let mut queries: Vec<f32> = (0..nq * d).map(|_| r.real()).collect();
+        queries[d] = f32::MAX; // overflow risk: no bound
+        queries[2 * d] = f32::NAN; // no bound
+        queries[3 * d..4 * d].fill(0.0);
+        let mut ex: Vec<u32> = (0..n / 4).map(|_| r.below(n + 3) as u32).collect();
+        ex.sort_unstable();
+        let bits = |t: &TopK| -> Vec<u32> { t.scores().iter().map(|s| s.to_bits()).collect() };
+        for &table in tables_under_test() {
+            let plain = PackedItems::new(&data, n, d, table).expect("pack");
+            let planes = PackedItems::new_f32_planes(&data, n, d, table).expect("pack");
+            prop_assert!(planes.has_planes());
+            prop_assert_eq!(planes.packed_bytes() * 2, plain.packed_bytes());
+            let (mut a, mut b) = (TopK::new(), TopK::new());
+            let mut helpers = vec![TopK::new(); 2];
+            for k in ks(n) {
+                for q in queries.chunks_exact(d) {
+                    for exclude in [&[][..], &ex[..]] {
+                        plain.search_excluding(q, k, exclude, &mut a).expect("plain");
+                        planes.search_excluding(q, k, exclude, &mut b).expect("planes");
+                        let ctx = format!("{} kind {kind} n={n} d={d} k={k}", table.isa);
+                        prop_assert_eq!(a.indices(), b.indices(), "{}", ctx);
+                        prop_assert_eq!(bits(&a), bits(&b), "{}", ctx);
+                        planes
+                            .search_excluding_split(q, k, exclude, &mut b, &mut helpers)
+                            .expect("split");
+                        prop_assert_eq!(a.indices(), b.indices(), "split {}", ctx);
+                    }
+                }
+                let mut outs_a = vec![TopK::new(); nq];
+                let mut outs_b = vec![TopK::new(); nq];
+                plain.search_batch(&queries, nq, k, &mut outs_a).expect("batch");
+                planes.search_batch(&queries, nq, k, &mut outs_b).expect("batch");
+                for (x, y) in outs_a.iter().zip(&outs_b) {
+                    prop_assert_eq!(x.indices(), y.indices(), "batch {} k={}", table.isa, k);
+                    prop_assert_eq!(bits(x), bits(y));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn f32_planes_are_exact_across_rescore_chunks() {
+    // Over 4096 candidates are rescored in several gathered matrices: near-duplicate rows
+    // make every item a candidate.
+    let (n, d) = (9001, 8);
+    let mut r = rng(5);
+    let data = planes_data(1, n, d, &mut r);
+    let q: Vec<f32> = (0..d).map(|_| r.real()).collect();
+    for &table in tables_under_test() {
+        let plain = PackedItems::new(&data, n, d, table).expect("pack");
+        let planes = PackedItems::new_f32_planes(&data, n, d, table).expect("pack");
+        let (mut a, mut b) = (TopK::new(), TopK::new());
+        for k in [1, 100, 5000, n] {
+            plain.search(&q, k, &mut a).expect("plain");
+            planes.search(&q, k, &mut b).expect("planes");
+            assert_eq!(a.indices(), b.indices(), "{} k={k}", table.isa);
+            assert_eq!(a.scores(), b.scores());
+        }
+    }
+}
+
 #[test]
 fn batches_spanning_several_l2_chunks_match_single_searches() {
     // The batch body walks the items in 256 KiB chunks (1024 items at d = 64 in f32, 2048 in

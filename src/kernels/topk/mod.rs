@@ -24,6 +24,7 @@
 mod body;
 mod layout;
 mod packed;
+mod planes;
 mod portable;
 mod reference;
 mod result;

@@ -3,6 +3,7 @@
 use half::{bf16, f16};
 
 use super::layout::{element_offset, padded_dims, GROUP_ITEMS};
+use super::planes::PlaneBounds;
 use super::result::TopK;
 use super::storage::AlignedBuf;
 use crate::error::{Error, Result};
@@ -88,12 +89,15 @@ impl ItemElement for bf16 {
 /// 64-byte aligned, in huge pages when large. Immutable and `Send + Sync`: one index serves
 /// many threads, each with its own [`TopK`].
 pub struct PackedItems {
-    buf: AlignedBuf,
-    n: usize,
-    d: usize,
-    groups: usize,
-    dtype: ItemDtype,
-    kernels: &'static KernelTable,
+    pub(super) buf: AlignedBuf,
+    pub(super) n: usize,
+    pub(super) d: usize,
+    pub(super) groups: usize,
+    pub(super) dtype: ItemDtype,
+    pub(super) kernels: &'static KernelTable,
+    /// f32 items stored as a bf16 high plane plus low bits (`planes.rs`), with the norms
+    /// that bound the high plane's score error.
+    pub(super) planes: Option<PlaneBounds>,
 }
 
 impl std::fmt::Debug for PackedItems {
@@ -103,6 +107,7 @@ impl std::fmt::Debug for PackedItems {
             .field("d", &self.d)
             .field("dtype", &self.dtype)
             .field("isa", &self.kernels.isa)
+            .field("planes", &self.planes.is_some())
             .finish()
     }
 }
@@ -118,44 +123,42 @@ impl PackedItems {
         d: usize,
         kernels: &'static KernelTable,
     ) -> Result<Self> {
-        if d == 0 {
-            return Err(invalid("d", "items need at least one dimension".into()));
-        }
-        if u32::try_from(n).is_err() {
-            return Err(invalid(
-                "n",
-                format!("{n} items exceed the u32 index range"),
-            ));
-        }
-        let expected = n
-            .checked_mul(d)
+        check_shape(items.len(), n, d)?;
+        let mut packed = Self::zeroed(n, d, T::DTYPE, 1, kernels)?;
+        pack(items, d, T::DTYPE == ItemDtype::Bf16, packed.buf.bytes_mut());
+        Ok(packed)
+    }
+
+    /// An all-zero matrix of `n` items (padded to whole groups) with room for `planes` planes
+    /// of `dtype` elements; the shape must be checked already.
+    pub(super) fn zeroed(
+        n: usize,
+        d: usize,
+        dtype: ItemDtype,
+        planes: usize,
+        kernels: &'static KernelTable,
+    ) -> Result<Self> {
+        let bytes = plane_bytes(n, d, dtype)?
+            .checked_mul(planes)
             .ok_or_else(|| invalid("n", format!("{n} x {d} overflows")))?;
-        if items.len() != expected {
-            return Err(Error::BufferLength {
-                op: "topk",
-                arg: "items",
-                expected,
-                actual: items.len(),
-            });
-        }
-        let dp = padded_dims(d);
-        let groups = n.div_ceil(GROUP_ITEMS);
-        let elems = (groups * GROUP_ITEMS)
-            .checked_mul(dp)
-            .ok_or_else(|| invalid("n", format!("{n} x {d} overflows")))?;
-        let bytes = elems
-            .checked_mul(T::DTYPE.size())
-            .ok_or_else(|| invalid("n", format!("{n} x {d} overflows")))?;
-        let mut buf = AlignedBuf::zeroed(bytes)?;
-        pack(items, d, T::DTYPE == ItemDtype::Bf16, buf.bytes_mut());
         Ok(PackedItems {
-            buf,
+            buf: AlignedBuf::zeroed(bytes)?,
             n,
             d,
-            groups,
-            dtype: T::DTYPE,
+            groups: n.div_ceil(GROUP_ITEMS),
+            dtype,
             kernels,
+            planes: None,
         })
+    }
+
+    /// Reshapes to `n` zeroed items, reusing the buffer when it is large enough.
+    pub(super) fn reshape_zeroed(&mut self, n: usize) -> Result<()> {
+        let bytes = plane_bytes(n, self.d, self.dtype)?;
+        self.buf.resize_zeroed(bytes)?;
+        self.n = n;
+        self.groups = n.div_ceil(GROUP_ITEMS);
+        Ok(())
     }
 
     /// Number of items.
@@ -173,9 +176,15 @@ impl PackedItems {
         self.dtype
     }
 
-    /// Bytes a scan reads (the packed matrix, padding included).
+    /// Bytes a single scan streams (the packed matrix, padding included; for
+    /// [`new_f32_planes`](Self::new_f32_planes), the high plane only).
     pub fn packed_bytes(&self) -> usize {
-        self.buf.bytes().len()
+        self.packed_bytes_slice().len()
+    }
+
+    /// Whether this f32 matrix is stored as planes ([`new_f32_planes`](Self::new_f32_planes)).
+    pub fn has_planes(&self) -> bool {
+        self.planes.is_some()
     }
 
     /// The kernel table scans run with.
@@ -258,13 +267,29 @@ impl PackedItems {
         {
             out.begin(k, self.n, excludes.get(i).copied().unwrap_or(&[]))?;
             self.prepare_query(query, out);
+            // A query with no bound scans in exact mode and is rescored whole afterwards.
+            if let Some(s) = self.planes_slack(query) {
+                out.set_slack(s);
+            }
         }
         Ok(())
     }
 
-    /// The packed bytes (kernels' view).
+    /// The packed bytes the scan kernels read: the whole buffer, or the high plane.
     pub(super) fn packed_bytes_slice(&self) -> &[u8] {
-        self.buf.bytes()
+        let all = self.buf.bytes();
+        match self.planes {
+            Some(_) => &all[..all.len() / 2],
+            None => all,
+        }
+    }
+
+    /// The element type the scan kernels read: bf16 for the high plane of f32 planes.
+    pub(super) fn scan_dtype(&self) -> ItemDtype {
+        match self.planes {
+            Some(_) => ItemDtype::Bf16,
+            None => self.dtype,
+        }
     }
 
     /// Dimensions padded to even.
@@ -332,7 +357,40 @@ fn pack<T: ItemElement>(items: &[T], d: usize, pairs: bool, bytes: &mut [u8]) {
     }
 }
 
-fn invalid(arg: &'static str, reason: String) -> Error {
+/// Checks `len` items' elements against the shape `n × d` (shared by every packer).
+pub(super) fn check_shape(len: usize, n: usize, d: usize) -> Result<()> {
+    if d == 0 {
+        return Err(invalid("d", "items need at least one dimension".into()));
+    }
+    if u32::try_from(n).is_err() {
+        return Err(invalid(
+            "n",
+            format!("{n} items exceed the u32 index range"),
+        ));
+    }
+    let expected = n
+        .checked_mul(d)
+        .ok_or_else(|| invalid("n", format!("{n} x {d} overflows")))?;
+    if len != expected {
+        return Err(Error::BufferLength {
+            op: "topk",
+            arg: "items",
+            expected,
+            actual: len,
+        });
+    }
+    Ok(())
+}
+
+/// Bytes of one plane of `n` items of `dtype` (whole groups, padded dimensions).
+fn plane_bytes(n: usize, d: usize, dtype: ItemDtype) -> Result<usize> {
+    (n.div_ceil(GROUP_ITEMS) * GROUP_ITEMS)
+        .checked_mul(padded_dims(d))
+        .and_then(|e| e.checked_mul(dtype.size()))
+        .ok_or_else(|| invalid("n", format!("{n} x {d} overflows")))
+}
+
+pub(super) fn invalid(arg: &'static str, reason: String) -> Error {
     Error::InvalidArgument { arg, reason }
 }
 

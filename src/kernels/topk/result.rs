@@ -8,6 +8,12 @@
 //!
 //! Kernels only see [`TopK::threshold`]: a block whose scores are all `<=` it cannot enter the
 //! heap (NaN threshold = everything may enter). The rare hit goes to [`TopK::offer`].
+//!
+//! *Slack mode* serves the approximate pass of exact f32 search over bf16 planes (`planes.rs`):
+//! scores there are within a bound of the exact ones, so anything within twice that bound of
+//! the heap root may still belong to the exact top k. The threshold is then strictly below
+//! `root − slack`, and entries between it and the root (including evicted roots) are kept in a
+//! `near` list, pruned as the threshold rises, until the caller takes them all as candidates.
 
 use crate::error::{Error, Result};
 
@@ -23,6 +29,14 @@ pub struct TopK {
     threshold: f32,
     exclude: Vec<u32>,
     exclude_pos: usize,
+    /// Slack mode when > 0 (see the module comment).
+    slack: f32,
+    /// Slack mode: entries below the heap root but above the threshold.
+    near: Vec<u64>,
+    /// Slack mode: `near` is pruned when it grows past this.
+    near_cap: usize,
+    /// Scratch of the exact rescoring pass (boxed: most searches never use it).
+    pub(super) rescore: Option<Box<super::planes::Rescore>>,
     /// The query padded with zeros to the packed dimension count.
     pub(super) query: Vec<f32>,
     /// bf16 (hi, lo) query pairs for `vdpbf16ps`: `dp/2` hi pairs then `dp/2` lo pairs.
@@ -99,7 +113,52 @@ impl TopK {
         self.exclude.clear();
         self.exclude.extend_from_slice(exclude);
         self.exclude_pos = 0;
+        self.slack = 0.0;
+        self.near.clear();
         Ok(())
+    }
+
+    /// Switches a freshly begun buffer to slack mode with this `slack` (finite, > 0).
+    pub(super) fn set_slack(&mut self, slack: f32) {
+        debug_assert!(slack > 0.0 && slack.is_finite());
+        self.slack = slack;
+        self.near_cap = self.near_cap.max(self.k.max(64));
+    }
+
+    /// Slack mode: every candidate index (heap and `near` above the threshold), ascending, into
+    /// `ids`; then empties the heap and returns to exact mode for the rescored entries
+    /// ([`insert_rekeyed`](Self::insert_rekeyed), then [`finish`](Self::finish)).
+    pub(super) fn take_candidates(&mut self, ids: &mut Vec<u32>) {
+        let t = ordered(self.threshold);
+        let above = |e: &u64| self.threshold.is_nan() || (*e >> 32) as u32 > t;
+        ids.clear();
+        ids.extend(self.heap.iter().map(|&e| !(e as u32)));
+        ids.extend(self.near.iter().filter(|e| above(e)).map(|&e| !(e as u32)));
+        ids.sort_unstable();
+        self.restart_exact();
+    }
+
+    /// Empties the heap for an exact fill with the same k (exclusions already applied).
+    pub(super) fn restart_exact(&mut self) {
+        self.heap.clear();
+        self.near.clear();
+        self.slack = 0.0;
+        self.threshold = f32::NAN;
+        self.exclude_pos = 0;
+    }
+
+    /// Inserts every entry of `other` (a full-k buffer over gathered rows) under the item index
+    /// `ids[row]` of its row: the score half of each key is kept bit for bit.
+    pub(super) fn insert_rekeyed(&mut self, other: &TopK, ids: &[u32]) {
+        for &e in &other.heap {
+            let row = !(e as u32) as usize;
+            self.insert((e & !0xffff_ffff) | u64::from(!ids[row]));
+        }
+    }
+
+    /// Whether `index` is excluded; calls must come in ascending index order.
+    pub(super) fn excluded(&mut self, index: usize) -> bool {
+        self.is_excluded(index)
     }
 
     /// Scores `<=` this cannot enter the heap; NaN means any score may (heap not full yet, or
@@ -132,7 +191,7 @@ impl TopK {
     /// heap; call before [`finish`](Self::finish). Heap keys order by score, then lower index, so
     /// the merged k best are exactly those one scan over both item ranges keeps.
     pub(super) fn absorb(&mut self, other: &TopK) {
-        for &e in &other.heap {
+        for &e in other.heap.iter().chain(&other.near) {
             self.insert(e);
         }
     }
@@ -160,14 +219,58 @@ impl TopK {
             self.heap.push(e);
             sift_up(&mut self.heap);
             if self.heap.len() == self.k {
-                self.threshold = threshold_of(self.heap[0]);
+                self.refresh_threshold();
             }
         } else if e > self.heap[0] {
+            let evicted = self.heap[0];
             self.heap[0] = e;
             sift_down(&mut self.heap);
-            self.threshold = threshold_of(self.heap[0]);
+            self.refresh_threshold();
+            self.keep_near(evicted);
+        } else {
+            self.keep_near(e);
         }
     }
+
+    /// Threshold for the full heap: its root's score, or in slack mode a value strictly below
+    /// `root − slack`.
+    fn refresh_threshold(&mut self) {
+        let root = score_of(self.heap[0]); // NaN root → NaN threshold: every number beats it
+        self.threshold = if self.slack > 0.0 {
+            strictly_below(root, self.slack)
+        } else {
+            root
+        };
+    }
+
+    /// Slack mode: keeps an entry that lost its heap place but may still rescore into the top.
+    fn keep_near(&mut self, e: u64) {
+        if self.slack <= 0.0 || self.threshold.is_nan() {
+            return;
+        }
+        let t = ordered(self.threshold);
+        if (e >> 32) as u32 <= t {
+            return;
+        }
+        self.near.push(e);
+        if self.near.len() > self.near_cap {
+            self.near.retain(|&e| (e >> 32) as u32 > t);
+            if self.near.len() > self.near_cap / 2 {
+                self.near_cap *= 2;
+            }
+        }
+    }
+}
+
+/// An f32 strictly below the real number `x − slack` (NaN when that is not a number). The f64
+/// difference is within 2^-53 relative of the real one; two steps down from its f32 rounding
+/// clear both roundings.
+fn strictly_below(x: f32, slack: f32) -> f32 {
+    let t = (f64::from(x) - f64::from(slack)) as f32;
+    if t.is_nan() {
+        return f32::NAN;
+    }
+    t.next_down().next_down()
 }
 
 /// Order-preserving map of a score to `u32`: NaN → 0 (below `-inf`), `-0.0` → `+0.0`.
@@ -196,11 +299,6 @@ fn score_of(e: u64) -> f32 {
     } else {
         f32::from_bits(!o)
     }
-}
-
-/// Threshold for a full heap whose worst entry is `root`.
-fn threshold_of(root: u64) -> f32 {
-    score_of(root) // NaN root → NaN threshold: every number beats it
 }
 
 fn sift_up(h: &mut [u64]) {

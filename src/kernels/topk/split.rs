@@ -61,11 +61,18 @@ impl PackedItems {
         let groups = self.groups();
         let parts = threads_for(groups, helpers.len() + 1, min_groups);
         let helpers = &mut helpers[..parts - 1];
+        let slack = self.planes_slack(query);
         for top in std::iter::once(&mut *out).chain(helpers.iter_mut()) {
             top.begin(k, self.n(), exclude)?;
             self.prepare_query(query, top);
+            if let Some(s) = slack {
+                top.set_slack(s);
+            }
         }
-        let scan = self.kernels().topk.scan(self.dtype()).f;
+        if self.has_planes() && slack.is_none() {
+            return self.rescore_all(query, out);
+        }
+        let scan = self.kernels().topk.scan(self.scan_dtype()).f;
         let rest = helpers
             .iter_mut()
             .enumerate()
@@ -77,8 +84,20 @@ impl PackedItems {
         for top in helpers.iter() {
             out.absorb(top);
         }
-        out.finish();
-        Ok(())
+        self.finish_scan(query, out)
+    }
+
+    /// Ends one query's scan: sorts its heap, or for f32 planes rescores its candidates (or,
+    /// with no error bound for this query, every item).
+    fn finish_scan(&self, query: &[f32], out: &mut TopK) -> Result<()> {
+        if !self.has_planes() {
+            out.finish();
+            return Ok(());
+        }
+        match self.planes_slack(query) {
+            Some(_) => self.finish_planes(query, out),
+            None => self.rescore_all(query, out),
+        }
     }
 
     /// As [`search_batch_excluding`](Self::search_batch_excluding), on up to `helpers.len() + 1`
@@ -131,7 +150,7 @@ impl PackedItems {
             tops.resize_with(nq, TopK::new);
             self.begin_batch(queries, nq, k, excludes, tops)?;
         }
-        let batch = self.kernels().topk.batch(self.dtype()).f;
+        let batch = self.kernels().topk.batch(self.scan_dtype()).f;
         let rest = helpers
             .iter_mut()
             .enumerate()
@@ -142,11 +161,11 @@ impl PackedItems {
             rest,
             |(range, tops)| batch(self, range, tops),
         );
-        for (j, out) in outs.iter_mut().enumerate() {
+        for (j, (out, query)) in outs.iter_mut().zip(queries.chunks_exact(self.d())).enumerate() {
             for tops in helpers.iter() {
                 out.absorb(&tops[j]);
             }
-            out.finish();
+            self.finish_scan(query, out)?;
         }
         Ok(())
     }

@@ -71,6 +71,22 @@ impl AlignedBuf {
         })
     }
 
+    /// Makes the buffer `len` zeroed bytes, reusing its allocation when that is large enough
+    /// (scratch matrices rebuilt per search allocate only while they grow).
+    pub(super) fn resize_zeroed(&mut self, len: usize) -> Result<()> {
+        let room = match &self.backing {
+            Backing::Heap(v) => v.len() - self.offset,
+            Backing::Map(m) => m.len() - self.offset,
+        };
+        if len > room {
+            *self = Self::zeroed(len)?;
+            return Ok(());
+        }
+        self.len = len;
+        self.bytes_mut().fill(0);
+        Ok(())
+    }
+
     /// The usable bytes.
     pub(super) fn bytes(&self) -> &[u8] {
         let all: &[u8] = match &self.backing {
@@ -105,6 +121,19 @@ mod tests {
                 buf.bytes_mut()[len - 1] = 7;
                 assert_eq!(buf.bytes()[len - 1], 7);
             }
+        }
+    }
+
+    #[test]
+    fn resizing_zeroes_and_keeps_alignment() {
+        let mut buf = AlignedBuf::zeroed(100).expect("alloc");
+        buf.bytes_mut().fill(9);
+        for len in [50, 100, 0, 5000, 64] {
+            buf.resize_zeroed(len).expect("resize");
+            assert_eq!(buf.bytes().len(), len);
+            assert_eq!(buf.bytes().as_ptr() as usize % ALIGN, 0);
+            assert!(buf.bytes().iter().all(|&b| b == 0), "len {len}");
+            buf.bytes_mut().fill(9);
         }
     }
 }
