@@ -1,7 +1,9 @@
 //! Exact top-100 scan over 1M × 64 items: one query (memory-bound: judged against one thread's
 //! read bandwidth for the packed matrix) and a batch of 64 (compute-bound: judged against the
-//! FMA peak), in f32, f16 and bf16 (every bf16 body this CPU has). Ends with one summary line
-//! per case, plus the bf16 speed-up over f32 and bf16 recall@100 against f32.
+//! FMA peak), in f32, f32 planes (exact f32 results from a bf16 high plane plus rescoring: what
+//! `ItemIndex` runs for f32), f16 and bf16 (every bf16 body this CPU has). Ends with one summary
+//! line per case, plus each case's speed-up over plain f32 and recall@100 against it (1 for the
+//! planes, which return the same results bit for bit).
 
 #[path = "common/mod.rs"]
 mod common;
@@ -38,8 +40,8 @@ impl Rng {
 
 /// One packed matrix and the name of the single-query body it runs.
 struct Case {
-    name: &'static str,
-    batch_name: &'static str,
+    name: String,
+    batch_name: String,
     items: PackedItems,
 }
 
@@ -61,14 +63,22 @@ fn with_variant(
 fn build_cases(table: &'static KernelTable, data: &[f32]) -> Vec<Case> {
     let mut cases = Vec::new();
     let case = |items: PackedItems, dtype| Case {
-        name: items.kernels().topk.scan(dtype).name,
-        batch_name: items.kernels().topk.batch(dtype).name,
+        name: items.kernels().topk.scan(dtype).name.into(),
+        batch_name: items.kernels().topk.batch(dtype).name.into(),
         items,
     };
     cases.push(case(
         PackedItems::new(data, N, D, table).expect("pack f32"),
         ItemDtype::F32,
     ));
+    // Exact f32 over a bf16 high plane, rescored (the layout `ItemIndex` uses for f32).
+    let mut planes = case(
+        PackedItems::new_f32_planes(data, N, D, table).expect("pack f32 planes"),
+        ItemDtype::Bf16,
+    );
+    planes.name = format!("f32planes({})", planes.name);
+    planes.batch_name = format!("f32planes({})", planes.batch_name);
+    cases.push(planes);
     let h: Vec<f16> = data.iter().map(|&x| f16::from_f32(x)).collect();
     cases.push(case(
         PackedItems::new(&h, N, D, table).expect("pack f16"),
@@ -99,7 +109,7 @@ fn bench_topk(c: &mut Criterion) {
     drop(data);
 
     let bytes32 = cases[0].items.packed_bytes();
-    let bytes16 = cases[1].items.packed_bytes();
+    let bytes16 = cases[2].items.packed_bytes();
     let bw32 = probe::read_bandwidth_gbs(bytes32);
     let bw16 = probe::read_bandwidth_gbs(bytes16);
     let peak = probe::fma_peak_gflops();
@@ -122,7 +132,7 @@ fn bench_topk(c: &mut Criterion) {
         .sampling_mode(SamplingMode::Flat);
     for case in &cases {
         g.throughput(Throughput::Bytes(case.items.packed_bytes() as u64));
-        g.bench_function(BenchmarkId::new(case.name, "1Mx64_k100"), |b| {
+        g.bench_function(BenchmarkId::new(&case.name, "1Mx64_k100"), |b| {
             b.iter(|| {
                 case.items
                     .search(black_box(q0), K, &mut out)
@@ -130,9 +140,9 @@ fn bench_topk(c: &mut Criterion) {
             })
         });
     }
-    for case in cases.iter().take(3) {
+    for case in cases.iter().take(4) {
         g.throughput(Throughput::Bytes(case.items.packed_bytes() as u64));
-        g.bench_function(BenchmarkId::new(case.batch_name, "1Mx64_k100_b64"), |b| {
+        g.bench_function(BenchmarkId::new(&case.batch_name, "1Mx64_k100_b64"), |b| {
             b.iter(|| {
                 case.items
                     .search_batch(black_box(&queries), NQ, K, &mut outs)
@@ -164,7 +174,7 @@ fn bench_topk(c: &mut Criterion) {
             t * 1e3,
             100.0 * gbs / bw
         );
-        if case.items.dtype() == ItemDtype::F32 {
+        if case.items.dtype() == ItemDtype::F32 && !case.items.has_planes() {
             t32 = t;
         } else {
             let r: f64 = (0..RECALL_QUERIES)
@@ -179,7 +189,7 @@ fn bench_topk(c: &mut Criterion) {
         }
         println!("{line}");
     }
-    for case in cases.iter().take(3) {
+    for case in cases.iter().take(4) {
         let t = median(3, || {
             case.items
                 .search_batch(&queries, NQ, K, &mut outs)
