@@ -125,7 +125,12 @@ impl PackedItems {
     ) -> Result<Self> {
         check_shape(items.len(), n, d)?;
         let mut packed = Self::zeroed(n, d, T::DTYPE, 1, kernels)?;
-        pack(items, d, T::DTYPE == ItemDtype::Bf16, packed.buf.bytes_mut());
+        pack(
+            items,
+            d,
+            T::DTYPE == ItemDtype::Bf16,
+            packed.buf.bytes_mut(),
+        );
         Ok(packed)
     }
 

@@ -141,8 +141,8 @@ impl PackedItems {
         let nu = (dp + 2.0) * 2f64.powi(-24);
         let gamma = nu / (1.0 - nu);
         let tiny = 2f64.powi(-126) * (dp.sqrt() * (qn + bounds.max_norm) + 4.0 * (dp + 2.0));
-        let b = qn * (bounds.max_low_norm + (2.0 * gamma + 2f64.powi(-16)) * bounds.max_norm)
-            + tiny;
+        let b =
+            qn * (bounds.max_low_norm + (2.0 * gamma + 2f64.powi(-16)) * bounds.max_norm) + tiny;
         let slack = (2.0 * b * (1.0 + 2f64.powi(-20))) as f32;
         Some(slack.next_up())
     }

@@ -161,7 +161,11 @@ impl PackedItems {
             rest,
             |(range, tops)| batch(self, range, tops),
         );
-        for (j, (out, query)) in outs.iter_mut().zip(queries.chunks_exact(self.d())).enumerate() {
+        for (j, (out, query)) in outs
+            .iter_mut()
+            .zip(queries.chunks_exact(self.d()))
+            .enumerate()
+        {
             for tops in helpers.iter() {
                 out.absorb(&tops[j]);
             }
