@@ -249,7 +249,7 @@ fn ks(n: usize) -> [usize; 3] {
 
 fn check_entries(table: &KernelTable) {
     let t = &table.topk;
-    for e in [&t.scan_f32, &t.scan_f16, &t.scan_bf16] {
+    for e in [&t.scan_f32, &t.scan_f16, &t.scan_bf16, &t.screen_i8] {
         assert_body(table, e, true);
     }
     for e in [&t.batch_f32, &t.batch_f16, &t.batch_bf16] {
@@ -447,11 +447,13 @@ fn planes_data(kind: u8, n: usize, d: usize, r: &mut Rng) -> Vec<f32> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
-    /// f32 planes return what the plain f32 layout returns, bit for bit: indices, score bits
-    /// and tie order, for single searches, exclusions, split calls and batches, including the
-    /// queries with no error bound (non-finite or overflowing) that rescore every item.
+    /// Every exact variant returns what its plain layout returns, bit for bit (indices,
+    /// score bits, tie order) for single searches, exclusions, split calls and batches: f32
+    /// planes, screened f32 planes, screened plain f32, screened f16 and bf16. Includes the
+    /// queries with no error bound (non-finite or overflowing), which bypass the screen and
+    /// rescore every item of the planes.
     #[test]
-    fn prop_f32_planes_equal_plain_f32_bit_for_bit(
+    fn prop_exact_variants_equal_plain_bit_for_bit(
         n in prop::sample::select(NS.to_vec()),
         d in prop::sample::select(DS.to_vec()),
         kind in 0u8..5,
@@ -466,35 +468,54 @@ proptest! {
         queries[3 * d..4 * d].fill(0.0);
         let mut ex: Vec<u32> = (0..n / 4).map(|_| r.below(n + 3) as u32).collect();
         ex.sort_unstable();
+        let data16: Vec<f16> = data.iter().map(|&x| f16::from_f32(x)).collect();
+        let datab16: Vec<bf16> = data.iter().map(|&x| bf16::from_f32(x)).collect();
         let bits = |t: &TopK| -> Vec<u32> { t.scores().iter().map(|s| s.to_bits()).collect() };
         for &table in tables_under_test() {
+            let screened = |p: PackedItems| p.screened().expect("screen");
             let plain = PackedItems::new(&data, n, d, table).expect("pack");
             let planes = PackedItems::new_f32_planes(&data, n, d, table).expect("pack");
             prop_assert!(planes.has_planes());
             prop_assert_eq!(planes.packed_bytes() * 2, plain.packed_bytes());
-            let (mut a, mut b) = (TopK::new(), TopK::new());
-            let mut helpers = vec![TopK::new(); 2];
-            for k in ks(n) {
-                for q in queries.chunks_exact(d) {
-                    for exclude in [&[][..], &ex[..]] {
-                        plain.search_excluding(q, k, exclude, &mut a).expect("plain");
-                        planes.search_excluding(q, k, exclude, &mut b).expect("planes");
-                        let ctx = format!("{} kind {kind} n={n} d={d} k={k}", table.isa);
-                        prop_assert_eq!(a.indices(), b.indices(), "{}", ctx);
-                        prop_assert_eq!(bits(&a), bits(&b), "{}", ctx);
-                        planes
-                            .search_excluding_split(q, k, exclude, &mut b, &mut helpers)
-                            .expect("split");
-                        prop_assert_eq!(a.indices(), b.indices(), "split {}", ctx);
-                    }
+            let plain16 = PackedItems::new(&data16, n, d, table).expect("pack");
+            let plainb16 = PackedItems::new(&datab16, n, d, table).expect("pack");
+            let cases = [
+                ("f32 planes", &plain, PackedItems::new_f32_planes(&data, n, d, table).expect("pack")),
+                ("screened f32 planes", &plain, screened(planes)),
+                ("screened f32", &plain, screened(PackedItems::new(&data, n, d, table).expect("pack"))),
+                ("screened f16", &plain16, screened(PackedItems::new(&data16, n, d, table).expect("pack"))),
+                ("screened bf16", &plainb16, screened(PackedItems::new(&datab16, n, d, table).expect("pack"))),
+            ];
+            for (name, plain, exact) in &cases {
+                // A screen is skipped only for non-finite items (f16 overflows at 2^16).
+                let finite16 = data16.iter().all(|x| x.is_finite());
+                if name.starts_with("screened") && (*name != "screened f16" || finite16) {
+                    prop_assert!(exact.has_screen(), "{}", name);
                 }
-                let mut outs_a = vec![TopK::new(); nq];
-                let mut outs_b = vec![TopK::new(); nq];
-                plain.search_batch(&queries, nq, k, &mut outs_a).expect("batch");
-                planes.search_batch(&queries, nq, k, &mut outs_b).expect("batch");
-                for (x, y) in outs_a.iter().zip(&outs_b) {
-                    prop_assert_eq!(x.indices(), y.indices(), "batch {} k={}", table.isa, k);
-                    prop_assert_eq!(bits(x), bits(y));
+                let (mut a, mut b) = (TopK::new(), TopK::new());
+                let mut helpers = vec![TopK::new(); 2];
+                for k in ks(n) {
+                    for q in queries.chunks_exact(d) {
+                        for exclude in [&[][..], &ex[..]] {
+                            plain.search_excluding(q, k, exclude, &mut a).expect("plain");
+                            exact.search_excluding(q, k, exclude, &mut b).expect("variant");
+                            let ctx = format!("{name} {} kind {kind} n={n} d={d} k={k}", table.isa);
+                            prop_assert_eq!(a.indices(), b.indices(), "{}", ctx);
+                            prop_assert_eq!(bits(&a), bits(&b), "{}", ctx);
+                            exact
+                                .search_excluding_split(q, k, exclude, &mut b, &mut helpers)
+                                .expect("split");
+                            prop_assert_eq!(a.indices(), b.indices(), "split {}", ctx);
+                        }
+                    }
+                    let mut outs_a = vec![TopK::new(); nq];
+                    let mut outs_b = vec![TopK::new(); nq];
+                    plain.search_batch(&queries, nq, k, &mut outs_a).expect("batch");
+                    exact.search_batch(&queries, nq, k, &mut outs_b).expect("batch");
+                    for (x, y) in outs_a.iter().zip(&outs_b) {
+                        prop_assert_eq!(x.indices(), y.indices(), "batch {} {} k={}", name, table.isa, k);
+                        prop_assert_eq!(bits(x), bits(y));
+                    }
                 }
             }
         }

@@ -4,7 +4,7 @@
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::body::{self, Bf16, Lanes, F16, F32};
+use super::body::{self, Bf16, Lanes, F16, F32, I8};
 use super::packed::PackedItems;
 use super::result::TopK;
 use super::TopkKernels;
@@ -72,6 +72,15 @@ impl Lanes for Avx2 {
         }
     }
     #[inline(always)]
+    unsafe fn load_i8(p: *const i8) -> Self::V {
+        // SAFETY: 16 readable bytes at p (8-byte loads need no alignment); avx2 has vpmovsxbd.
+        unsafe {
+            let widen =
+                |q: *const i8| _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(q.cast())));
+            [widen(p), widen(p.add(8))]
+        }
+    }
+    #[inline(always)]
     unsafe fn above(s: Self::V, t: Self::V) -> u32 {
         // SAFETY: as `zero`. NLE_UQ: not (s <= t), true when either is NaN.
         unsafe {
@@ -112,6 +121,12 @@ avx2_entries! {
     scan_bf16, batch_bf16, Bf16;
 }
 
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn scan_screen(items: &PackedItems, groups: Range<usize>, top: &mut TopK) {
+    // SAFETY: features enabled above; the screen codes are i8 (`I8` reads them, asserting).
+    unsafe { body::scan::<Avx2, I8>(items, groups, top) }
+}
+
 /// Safe entry points: only reachable through [`kernels`], which hands them out only after
 /// `Isa::Avx2.is_available()`.
 macro_rules! safe_entries {
@@ -130,6 +145,7 @@ safe_entries! {
     topk_batch_f32_avx2 => batch_f32(items: &PackedItems, groups: Range<usize>, tops: &mut [TopK]);
     topk_batch_f16_avx2 => batch_f16(items: &PackedItems, groups: Range<usize>, tops: &mut [TopK]);
     topk_batch_bf16_avx2 => batch_bf16(items: &PackedItems, groups: Range<usize>, tops: &mut [TopK]);
+    topk_screen_i8_avx2 => scan_screen(items: &PackedItems, groups: Range<usize>, top: &mut TopK);
 }
 
 /// The AVX2 table, or `None` on a CPU without AVX2 (the entries' safety rests on this).
@@ -141,6 +157,7 @@ pub(super) fn kernels() -> Option<TopkKernels> {
         batch_f32: entry("topk_batch_f32_avx2", topk_batch_f32_avx2),
         batch_f16: entry("topk_batch_f16_avx2", topk_batch_f16_avx2),
         batch_bf16: entry("topk_batch_bf16_avx2", topk_batch_bf16_avx2),
+        screen_i8: entry("topk_screen_i8_avx2", topk_screen_i8_avx2),
     })
 }
 

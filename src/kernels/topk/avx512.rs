@@ -5,7 +5,7 @@
 use std::arch::x86_64::*;
 use std::ops::Range;
 
-use super::body::{self, Bf16, Lanes, F16, F32};
+use super::body::{self, Bf16, Lanes, F16, F32, I8};
 use super::packed::PackedItems;
 use super::result::TopK;
 use super::TopkKernels;
@@ -58,6 +58,11 @@ impl Lanes for Avx512 {
         }
     }
     #[inline(always)]
+    unsafe fn load_i8(p: *const i8) -> __m512 {
+        // SAFETY: 16 readable, 16-byte aligned bytes at p; avx512f has vpmovsxbd zmm.
+        unsafe { _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_load_si128(p.cast()))) }
+    }
+    #[inline(always)]
     unsafe fn above(s: __m512, t: __m512) -> u32 {
         // SAFETY: as `zero`. NLE_UQ: not (s <= t), true when either is NaN.
         unsafe { u32::from(_mm512_cmp_ps_mask::<_CMP_NLE_UQ>(s, t)) }
@@ -98,6 +103,12 @@ avx512_entries! {
     scan_bf16, batch_bf16, Bf16;
 }
 
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c")]
+unsafe fn scan_screen(items: &PackedItems, groups: Range<usize>, top: &mut TopK) {
+    // SAFETY: features enabled above; the screen codes are i8 (`I8` reads them, asserting).
+    unsafe { body::scan::<Avx512, I8>(items, groups, top) }
+}
+
 /// Safe entry points: only reachable through [`kernels`], which hands them out only after
 /// `Isa::Avx512.is_available()`.
 macro_rules! safe_entries {
@@ -116,6 +127,7 @@ safe_entries! {
     topk_batch_f32_avx512 => batch_f32(items: &PackedItems, groups: Range<usize>, tops: &mut [TopK]);
     topk_batch_f16_avx512 => batch_f16(items: &PackedItems, groups: Range<usize>, tops: &mut [TopK]);
     topk_batch_bf16_avx512 => batch_bf16(items: &PackedItems, groups: Range<usize>, tops: &mut [TopK]);
+    topk_screen_i8_avx512 => scan_screen(items: &PackedItems, groups: Range<usize>, top: &mut TopK);
 }
 
 /// The AVX-512 table, or `None` on a CPU without AVX-512 (the entries' safety rests on this).
@@ -127,6 +139,7 @@ pub(super) fn kernels() -> Option<TopkKernels> {
         batch_f32: entry("topk_batch_f32_avx512", topk_batch_f32_avx512),
         batch_f16: entry("topk_batch_f16_avx512", topk_batch_f16_avx512),
         batch_bf16: entry("topk_batch_bf16_avx512", topk_batch_bf16_avx512),
+        screen_i8: entry("topk_screen_i8_avx512", topk_screen_i8_avx512),
     })
 }
 

@@ -44,7 +44,7 @@ fn topk_bf16dot_avx512(items: &PackedItems, groups: Range<usize>, top: &mut TopK
 
 #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma,f16c")]
 unsafe fn scan(items: &PackedItems, groups: Range<usize>, top: &mut TopK) {
-    let v = View::<u16>::range(items, groups);
+    let v = View::<u16>::range(items.packed_bytes_slice(), items, groups);
     assert_eq!(top.query_bf16.len(), 2 * v.steps);
     let hi = top.query_bf16.as_ptr();
     // SAFETY: query_bf16 holds steps hi pairs then steps lo pairs.

@@ -31,6 +31,8 @@ pub(super) trait Lanes {
     unsafe fn load_f16(p: *const u16) -> Self::V;
     /// 16 bf16 pairs from a 64-byte aligned pointer, widened to (even dims, odd dims).
     unsafe fn load_bf16_pairs(p: *const u32) -> (Self::V, Self::V);
+    /// 16 i8 from a 16-byte aligned pointer, converted (exactly) to f32.
+    unsafe fn load_i8(p: *const i8) -> Self::V;
     /// Bit i set where lane i of `s` is NOT `<= t` (greater, or either is NaN).
     unsafe fn above(s: Self::V, t: Self::V) -> u32;
     /// Stores 16 lanes.
@@ -44,6 +46,10 @@ pub(super) trait Elem {
     type T;
     /// Widens one block-step.
     unsafe fn load<L: Lanes>(p: *const Self::T) -> (L::V, L::V);
+    /// The bytes of `items` holding this element type in the scan layout.
+    fn bytes(items: &PackedItems) -> &[u8] {
+        items.packed_bytes_slice()
+    }
 }
 
 /// f32 items: two dimension vectors.
@@ -52,6 +58,8 @@ pub(super) struct F32;
 pub(super) struct F16;
 /// bf16 items: 16 (even, odd) pairs, widened by shift and mask.
 pub(super) struct Bf16;
+/// The 8-bit screen of screened items (`screen.rs`): two dimension vectors of i8 codes.
+pub(super) struct I8;
 
 impl Elem for F32 {
     type T = f32;
@@ -80,6 +88,18 @@ impl Elem for Bf16 {
     }
 }
 
+impl Elem for I8 {
+    type T = i8;
+    #[inline(always)]
+    unsafe fn load<L: Lanes>(p: *const i8) -> (L::V, L::V) {
+        // SAFETY: the caller passes a whole block-step (32 codes, 32-byte aligned).
+        unsafe { (L::load_i8(p), L::load_i8(p.add(BLOCK))) }
+    }
+    fn bytes(items: &PackedItems) -> &[u8] {
+        items.screen_codes()
+    }
+}
+
 /// The packed matrix, or a range of its groups, as the kernels see it: a pointer, group count
 /// and steps per group. Group `g` of the view is group `first + g` of the matrix.
 pub(super) struct View<T> {
@@ -95,8 +115,8 @@ pub(super) struct View<T> {
 
 impl<T> View<T> {
     /// Checks the buffer size against the shape: every kernel's pointer arithmetic rests on it.
-    pub(super) fn new(items: &PackedItems) -> Self {
-        let bytes = items.packed_bytes_slice();
+    /// `bytes` are the elements of `items` the kernel reads (the scan matrix or its screen).
+    pub(super) fn new(bytes: &[u8], items: &PackedItems) -> Self {
         let steps = items.padded_dims() / 2;
         let groups = items.groups();
         // The invariant every pointer offset below relies on.
@@ -114,8 +134,8 @@ impl<T> View<T> {
     }
 
     /// The groups `range` of `items` (panics unless `range` lies inside `0..groups`).
-    pub(super) fn range(items: &PackedItems, range: std::ops::Range<usize>) -> Self {
-        let whole = Self::new(items);
+    pub(super) fn range(bytes: &[u8], items: &PackedItems, range: std::ops::Range<usize>) -> Self {
+        let whole = Self::new(bytes, items);
         assert!(range.start <= range.end && range.end <= whole.groups);
         View {
             // In bounds: range.start ≤ groups, and each group is group_elems elements.
@@ -198,7 +218,7 @@ pub(super) unsafe fn scan<L: Lanes, E: Elem>(
     groups: std::ops::Range<usize>,
     top: &mut TopK,
 ) {
-    let v = View::<E::T>::range(items, groups);
+    let v = View::<E::T>::range(E::bytes(items), items, groups);
     assert_eq!(top.query.len(), 2 * v.steps);
     let q = top.query.as_ptr();
     let step_bytes = GROUP_BLOCKS * STEP_ELEMS * std::mem::size_of::<E::T>();
@@ -267,7 +287,7 @@ pub(super) unsafe fn scan_batch<L: Lanes, E: Elem, const BB: usize, const Q: usi
     tops: &mut [TopK],
 ) {
     assert_eq!(GROUP_BLOCKS % BB, 0);
-    let v = View::<E::T>::range(items, groups);
+    let v = View::<E::T>::range(E::bytes(items), items, groups);
     let group_bytes = v.group_elems() * std::mem::size_of::<E::T>();
     let chunk_groups = (BATCH_CHUNK_BYTES / group_bytes.max(1)).max(1);
     // LOOP 1: items in L2-sized chunks of whole groups.
@@ -322,7 +342,7 @@ pub(super) unsafe fn scan_batch_qpacked<L: Lanes, E: Elem>(
     groups: std::ops::Range<usize>,
     tops: &mut [TopK],
 ) {
-    let v = View::<E::T>::range(items, groups);
+    let v = View::<E::T>::range(E::bytes(items), items, groups);
     assert!(v.steps <= QPACKED_MAX_STEPS);
     for t in tops.iter() {
         assert_eq!(t.query.len(), 2 * v.steps);

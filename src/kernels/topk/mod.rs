@@ -13,6 +13,11 @@
 //! ties broken by the lower item index, `-0.0 == +0.0`, and NaN scores rank below every number
 //! (including `-inf`), so a NaN item is only returned when fewer than k numbers are left.
 //!
+//! Exact search on fewer bytes, same results bit for bit: [`PackedItems::new_f32_planes`]
+//! stores f32 as a bf16 high plane plus low bits (`planes.rs`), and [`PackedItems::screened`]
+//! adds an 8-bit screen that single queries stream first (`screen.rs`); each scans in *slack
+//! mode* under a proven error bound and rescores its few candidates with the plain kernel.
+//!
 //! Layout: see `layout.rs`. Kernels: one generic body (`body.rs`) over a 16-lane vector trait,
 //! instantiated per ISA (`portable.rs`, `avx2.rs`, `avx512.rs`). For bf16 items there is also
 //! an `avx512_bf16` body (`vdpbf16ps` on a hi+lo split query, `avx512bf16.rs`); widening by
@@ -28,6 +33,7 @@ mod planes;
 mod portable;
 mod reference;
 mod result;
+mod screen;
 mod split;
 mod storage;
 
@@ -71,6 +77,9 @@ pub struct TopkKernels {
     pub batch_f16: Kernel<BatchScanFn>,
     /// A batch of queries over bf16 items.
     pub batch_bf16: Kernel<BatchScanFn>,
+    /// One query over the 8-bit screen of screened items ([`PackedItems::screened`]), the
+    /// approximate first pass of their exact search.
+    pub screen_i8: Kernel<ScanFn>,
 }
 
 impl TopkKernels {

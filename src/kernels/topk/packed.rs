@@ -5,6 +5,7 @@ use half::{bf16, f16};
 use super::layout::{element_offset, padded_dims, GROUP_ITEMS};
 use super::planes::PlaneBounds;
 use super::result::TopK;
+use super::screen::Screen;
 use super::storage::AlignedBuf;
 use crate::error::{Error, Result};
 use crate::kernels::dispatch::KernelTable;
@@ -98,6 +99,8 @@ pub struct PackedItems {
     /// f32 items stored as a bf16 high plane plus low bits (`planes.rs`), with the norms
     /// that bound the high plane's score error.
     pub(super) planes: Option<PlaneBounds>,
+    /// The 8-bit screen single-query searches run through first (`screen.rs`).
+    pub(super) screen: Option<Box<Screen>>,
 }
 
 impl std::fmt::Debug for PackedItems {
@@ -108,6 +111,7 @@ impl std::fmt::Debug for PackedItems {
             .field("dtype", &self.dtype)
             .field("isa", &self.kernels.isa)
             .field("planes", &self.planes.is_some())
+            .field("screen", &self.screen.is_some())
             .finish()
     }
 }
@@ -154,6 +158,7 @@ impl PackedItems {
             dtype,
             kernels,
             planes: None,
+            screen: None,
         })
     }
 
@@ -181,10 +186,14 @@ impl PackedItems {
         self.dtype
     }
 
-    /// Bytes a single scan streams (the packed matrix, padding included; for
-    /// [`new_f32_planes`](Self::new_f32_planes), the high plane only).
+    /// Bytes a single-query scan streams, padding included: the packed matrix; for
+    /// [`new_f32_planes`](Self::new_f32_planes), the high plane only; for a
+    /// [`screened`](Self::screened) matrix, the screen's codes.
     pub fn packed_bytes(&self) -> usize {
-        self.packed_bytes_slice().len()
+        match &self.screen {
+            Some(_) => self.screen_codes().len(),
+            None => self.packed_bytes_slice().len(),
+        }
     }
 
     /// Whether this f32 matrix is stored as planes ([`new_f32_planes`](Self::new_f32_planes)).

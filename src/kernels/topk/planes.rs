@@ -56,8 +56,8 @@ pub(super) struct PlaneBounds {
 #[derive(Default)]
 pub(crate) struct Rescore {
     /// Candidate item indices, ascending.
-    ids: Vec<u32>,
-    /// The candidates' f32 rows in the ordinary f32 layout.
+    pub(super) ids: Vec<u32>,
+    /// The candidates' rows as a plain matrix (f32 rows for planes).
     gathered: Option<PackedItems>,
     /// Their exact scores (k = every row).
     scores: TopK,
@@ -118,11 +118,9 @@ impl PackedItems {
             max_norm = max_norm.max(norm2);
         }
         packed.dtype = ItemDtype::F32;
-        // f64 sums of ≤ d squares: relative error far below the 2^-20 margin added here.
-        let up = |sq: f64| sq.sqrt() * (1.0 + 2f64.powi(-20));
         packed.planes = Some(PlaneBounds {
-            max_low_norm: up(max_low),
-            max_norm: up(max_norm),
+            max_low_norm: norm_up(max_low),
+            max_norm: norm_up(max_norm),
         });
         Ok(packed)
     }
@@ -133,23 +131,19 @@ impl PackedItems {
     pub(super) fn planes_slack(&self, query: &[f32]) -> Option<f32> {
         let bounds = self.planes?;
         let q2: f64 = query.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
-        let qn = q2.sqrt() * (1.0 + 2f64.powi(-20));
+        let qn = norm_up(q2);
         if !qn.is_finite() || qn * bounds.max_norm > 2f64.powi(100) {
             return None;
         }
-        let dp = padded_dims(self.d) as f64;
-        let nu = (dp + 2.0) * 2f64.powi(-24);
-        let gamma = nu / (1.0 - nu);
-        let tiny = 2f64.powi(-126) * (dp.sqrt() * (qn + bounds.max_norm) + 4.0 * (dp + 2.0));
-        let b =
-            qn * (bounds.max_low_norm + (2.0 * gamma + 2f64.powi(-16)) * bounds.max_norm) + tiny;
-        let slack = (2.0 * b * (1.0 + 2f64.powi(-20))) as f32;
-        Some(slack.next_up())
+        let dp = padded_dims(self.d);
+        let b = qn * (bounds.max_low_norm + (2.0 * gamma(dp) + 2f64.powi(-16)) * bounds.max_norm)
+            + underflow_slop(dp, qn, bounds.max_norm);
+        Some(slack_of(b))
     }
 
-    /// Slack mode's second pass: rescores the candidates `out` kept with the f32 kernel and
-    /// leaves the exact k best in `out`, sorted.
-    pub(super) fn finish_planes(&self, query: &[f32], out: &mut TopK) -> Result<()> {
+    /// Slack mode's second pass (planes or screen): rescores the candidates `out` kept with
+    /// the matrix's own kernel and leaves the exact k best in `out`, sorted.
+    pub(super) fn finish_rescore(&self, query: &[f32], out: &mut TopK) -> Result<()> {
         let mut scratch = out.rescore.take().unwrap_or_default();
         out.take_candidates(&mut scratch.ids);
         let ids = std::mem::take(&mut scratch.ids);
@@ -185,8 +179,9 @@ impl PackedItems {
         Ok(())
     }
 
-    /// Scores the items `ids` (ascending) with the f32 scan kernel and inserts them into `out`.
-    /// Gathered rows keep the items' order, so the kernel's lower-index tie rule still holds.
+    /// Scores the items `ids` (ascending) with the matrix's own scan kernel (f32 for planes)
+    /// and inserts them into `out`. Gathered rows keep the items' order, so the kernel's
+    /// lower-index tie rule still holds.
     fn rescore(
         &self,
         query: &[f32],
@@ -198,30 +193,39 @@ impl PackedItems {
             return Ok(());
         }
         let gathered = match &mut scratch.gathered {
-            Some(g) => g,
-            slot => slot.insert(PackedItems::zeroed(
-                0,
-                self.d,
-                ItemDtype::F32,
-                1,
-                self.kernels,
-            )?),
+            Some(g) if g.dtype == self.dtype && g.d == self.d => g,
+            slot => slot.insert(PackedItems::zeroed(0, self.d, self.dtype, 1, self.kernels)?),
         };
         self.gather(ids, gathered)?;
         let rows = ids.len();
         scratch.scores.begin(rows, rows, &[])?;
         gathered.prepare_query(query, &mut scratch.scores);
-        let scan = self.kernels.topk.scan(ItemDtype::F32).f;
+        let scan = self.kernels.topk.scan(self.dtype).f;
         scan(gathered, 0..gathered.groups, &mut scratch.scores);
         out.insert_rekeyed(&scratch.scores, ids);
         Ok(())
     }
 
-    /// Rebuilds the items `ids` as f32 rows `0..ids.len()` of `dst` (ordinary f32 layout).
+    /// Rebuilds the items `ids` as rows `0..ids.len()` of `dst`, a plain matrix of this
+    /// matrix's dtype (f32 rows for planes).
     fn gather(&self, ids: &[u32], dst: &mut PackedItems) -> Result<()> {
         dst.reshape_zeroed(ids.len())?;
         let dp = padded_dims(self.d);
         let bytes = self.buf.bytes();
+        if self.planes.is_none() {
+            let size = self.dtype.size();
+            let pairs = self.dtype == ItemDtype::Bf16;
+            let out = dst.buf.bytes_mut();
+            for (row, &id) in ids.iter().enumerate() {
+                debug_assert!((id as usize) < self.groups * GROUP_ITEMS);
+                for j in 0..dp {
+                    let from = size * element_offset(id as usize, j, dp, pairs);
+                    let to = size * element_offset(row, j, dp, pairs);
+                    out[to..to + size].copy_from_slice(&bytes[from..from + size]);
+                }
+            }
+            return Ok(());
+        }
         let (hi_bytes, lo_bytes) = bytes.split_at(bytes.len() / 2);
         let hi: &[u16] = bytemuck::cast_slice(hi_bytes);
         let lo: &[u16] = bytemuck::cast_slice(lo_bytes);
@@ -238,6 +242,31 @@ impl PackedItems {
         }
         Ok(())
     }
+}
+
+/// `γ = n·u/(1 − n·u)` for `n = dp + 2` roundings along a score's chain, `u = 2^-24`.
+pub(super) fn gamma(dp: usize) -> f64 {
+    let nu = (dp as f64 + 2.0) * 2f64.powi(-24);
+    nu / (1.0 - nu)
+}
+
+/// `√sq` rounded up past the error of an f64 sum of squares (relative error far below the
+/// 2^-20 margin added).
+pub(super) fn norm_up(sq: f64) -> f64 {
+    sq.sqrt() * (1.0 + 2f64.powi(-20))
+}
+
+/// The absolute error gradual underflow (and a flush-to-zero body) can add to a score of
+/// `dp` terms with query norm `qn` and item norm at most `x`.
+pub(super) fn underflow_slop(dp: usize, qn: f64, x: f64) -> f64 {
+    let dp = dp as f64;
+    2f64.powi(-126) * (dp.sqrt() * (qn + x) + 4.0 * (dp + 2.0))
+}
+
+/// Slack mode's slack for an error bound `b` on both passes' score difference: `2b` as an
+/// f32, rounded up.
+pub(super) fn slack_of(b: f64) -> f32 {
+    ((2.0 * b * (1.0 + 2f64.powi(-20))) as f32).next_up()
 }
 
 #[cfg(test)]

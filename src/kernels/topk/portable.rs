@@ -7,7 +7,7 @@ use std::ops::Range;
 
 use wide::{f32x8, u32x8};
 
-use super::body::{self, Bf16, Lanes, F16, F32};
+use super::body::{self, Bf16, Lanes, F16, F32, I8};
 use super::packed::PackedItems;
 use super::result::TopK;
 use super::TopkKernels;
@@ -65,6 +65,12 @@ impl Lanes for Portable {
         )
     }
     #[inline(always)]
+    unsafe fn load_i8(p: *const i8) -> Self::V {
+        let widen = |c: [i8; 8]| f32x8::from(c.map(f32::from));
+        // SAFETY: the trait contract gives 16 readable i8 at p.
+        unsafe { [widen(read8(p)), widen(read8(p.add(8)))] }
+    }
+    #[inline(always)]
     unsafe fn above(s: Self::V, t: Self::V) -> u32 {
         let le = s[0].simd_le(t[0]).to_bitmask() | (s[1].simd_le(t[1]).to_bitmask() << 8);
         !le & 0xffff
@@ -99,6 +105,11 @@ portable_entries! {
     topk_bf16_portable, topk_batch_bf16_portable, Bf16;
 }
 
+fn topk_screen_i8_portable(items: &PackedItems, groups: Range<usize>, top: &mut TopK) {
+    // SAFETY: portable lanes need no CPU feature; the screen codes are i8 (`I8` asserts it).
+    unsafe { body::scan::<Portable, I8>(items, groups, top) }
+}
+
 /// The portable table.
 pub(super) fn kernels() -> TopkKernels {
     TopkKernels {
@@ -108,6 +119,7 @@ pub(super) fn kernels() -> TopkKernels {
         batch_f32: entry("topk_batch_f32_portable", topk_batch_f32_portable),
         batch_f16: entry("topk_batch_f16_portable", topk_batch_f16_portable),
         batch_bf16: entry("topk_batch_bf16_portable", topk_batch_bf16_portable),
+        screen_i8: entry("topk_screen_i8_portable", topk_screen_i8_portable),
     }
 }
 

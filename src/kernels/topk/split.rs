@@ -61,10 +61,22 @@ impl PackedItems {
         let groups = self.groups();
         let parts = threads_for(groups, helpers.len() + 1, min_groups);
         let helpers = &mut helpers[..parts - 1];
-        let slack = self.planes_slack(query);
+        // The screen when it has a bound for this query, else the matrix's own scan (itself
+        // in slack mode for planes).
+        let screen_slack = self.screen_slack(query);
+        let (slack, scan) = match screen_slack {
+            Some(s) => (Some(s), self.kernels().topk.screen_i8.f),
+            None => (
+                self.planes_slack(query),
+                self.kernels().topk.scan(self.scan_dtype()).f,
+            ),
+        };
         for top in std::iter::once(&mut *out).chain(helpers.iter_mut()) {
             top.begin(k, self.n(), exclude)?;
-            self.prepare_query(query, top);
+            match screen_slack {
+                Some(_) => self.prepare_screen_query(query, top),
+                None => self.prepare_query(query, top),
+            }
             if let Some(s) = slack {
                 top.set_slack(s);
             }
@@ -72,7 +84,6 @@ impl PackedItems {
         if self.has_planes() && slack.is_none() {
             return self.rescore_all(query, out);
         }
-        let scan = self.kernels().topk.scan(self.scan_dtype()).f;
         let rest = helpers
             .iter_mut()
             .enumerate()
@@ -84,7 +95,10 @@ impl PackedItems {
         for top in helpers.iter() {
             out.absorb(top);
         }
-        self.finish_scan(query, out)
+        match screen_slack {
+            Some(_) => self.finish_rescore(query, out),
+            None => self.finish_scan(query, out),
+        }
     }
 
     /// Ends one query's scan: sorts its heap, or for f32 planes rescores its candidates (or,
@@ -95,7 +109,7 @@ impl PackedItems {
             return Ok(());
         }
         match self.planes_slack(query) {
-            Some(_) => self.finish_planes(query, out),
+            Some(_) => self.finish_rescore(query, out),
             None => self.rescore_all(query, out),
         }
     }
