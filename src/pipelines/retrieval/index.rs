@@ -116,25 +116,18 @@ impl ItemIndex {
             });
         }
         let (items, ivf) = match v.dtype() {
-            // f32 vectors scan as bf16 planes plus an exact rescore: same results as a plain
-            // f32 scan, half the bytes streamed per query.
-            Dtype::F32 => pack(
-                &file,
-                &v.as_f32()?,
-                n,
-                d,
-                kernels,
-                PackedItems::new_f32_planes,
-            )?,
-            Dtype::F16 => pack(&file, &v.as_f16()?, n, d, kernels, PackedItems::new::<f16>)?,
-            Dtype::BF16 => pack(
-                &file,
-                &v.as_bf16()?,
-                n,
-                d,
-                kernels,
-                PackedItems::new::<bf16>,
-            )?,
+            // Exact single queries stream an 8-bit screen and rescore their few candidates
+            // exactly; f32 is stored as bf16 planes, so batches stream half its bytes too.
+            // Results equal a plain scan's bit for bit (`kernels::topk`, planes and screen).
+            Dtype::F32 => pack(&file, &v.as_f32()?, n, d, kernels, |v, n, d, k| {
+                PackedItems::new_f32_planes(v, n, d, k)?.screened()
+            })?,
+            Dtype::F16 => pack(&file, &v.as_f16()?, n, d, kernels, |v, n, d, k| {
+                PackedItems::new::<f16>(v, n, d, k)?.screened()
+            })?,
+            Dtype::BF16 => pack(&file, &v.as_bf16()?, n, d, kernels, |v, n, d, k| {
+                PackedItems::new::<bf16>(v, n, d, k)?.screened()
+            })?,
             other => {
                 return Err(Error::WrongDtype {
                     tensor: "vectors".into(),
