@@ -93,6 +93,20 @@ fn build_cases(table: &'static KernelTable, data: &[f32]) -> Vec<Case> {
             ItemDtype::Bf16,
         ));
     }
+    // The 8-bit screen in front of f32 planes and of bf16 (what `ItemIndex` runs): single
+    // queries only, batches do not use it.
+    let screened = [
+        ("f32planes", PackedItems::new_f32_planes(data, N, D, table)),
+        ("bf16", PackedItems::new(&b, N, D, table)),
+    ];
+    for (name, items) in screened {
+        let items = items.and_then(PackedItems::screened).expect("screen");
+        cases.push(Case {
+            name: format!("screened-{name}({})", table.topk.screen_i8.name),
+            batch_name: String::new(),
+            items,
+        });
+    }
     cases
 }
 
@@ -140,7 +154,7 @@ fn bench_topk(c: &mut Criterion) {
             })
         });
     }
-    for case in cases.iter().take(4) {
+    for case in cases.iter().filter(|c| !c.batch_name.is_empty()).take(4) {
         g.throughput(Throughput::Bytes(case.items.packed_bytes() as u64));
         g.bench_function(BenchmarkId::new(&case.batch_name, "1Mx64_k100_b64"), |b| {
             b.iter(|| {
@@ -166,7 +180,11 @@ fn bench_topk(c: &mut Criterion) {
     for case in &cases {
         let t = median(9, || case.items.search(q0, K, &mut out).expect("search")).as_secs_f64();
         let bytes = case.items.packed_bytes();
-        let bw = if bytes == bytes32 { bw32 } else { bw16 };
+        let bw = match bytes {
+            b if b == bytes32 => bw32,
+            b if b == bytes16 => bw16,
+            b => probe::read_bandwidth_gbs(b),
+        };
         let gbs = bytes as f64 / t / 1e9;
         let mut line = format!(
             "summary {} 1Mx64 k100: {:.2} ms = {gbs:.1} GB/s = {:.0}% of read bandwidth {bw:.1}",
@@ -189,7 +207,7 @@ fn bench_topk(c: &mut Criterion) {
         }
         println!("{line}");
     }
-    for case in cases.iter().take(4) {
+    for case in cases.iter().filter(|c| !c.batch_name.is_empty()).take(4) {
         let t = median(3, || {
             case.items
                 .search_batch(&queries, NQ, K, &mut outs)
