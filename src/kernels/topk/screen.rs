@@ -32,7 +32,7 @@
 //! the argument in `planes.rs`. Queries with no bound (non-finite, or scores that could
 //! overflow) skip the screen and run the matrix's own exact path.
 
-use super::layout::{element_offset, padded_dims, GROUP_ITEMS};
+use super::layout::{padded_dims, BLOCK, GROUP_BLOCKS, GROUP_ITEMS, STEP_ELEMS};
 use super::packed::{ItemDtype, PackedItems};
 use super::planes::{gamma, norm_up, slack_of, underflow_slop};
 use super::result::TopK;
@@ -67,38 +67,51 @@ impl PackedItems {
     /// Errors: the codes cannot be allocated ([`crate::Error::InvalidArgument`]).
     pub fn screened(mut self) -> Result<Self> {
         let dp = padded_dims(self.d);
-        let mut row = vec![0.0f32; dp];
+        // Group by group, in storage order: one 64-item tile of values at a time.
+        let mut tile = vec![0.0f32; GROUP_ITEMS * dp];
         let mut max_abs = vec![0.0f32; dp];
-        for i in 0..self.n {
-            self.row_values(i, &mut row);
-            for (m, &x) in max_abs.iter_mut().zip(&row) {
-                if !x.is_finite() {
-                    return Ok(self);
+        let mut non_finite = false;
+        for g in 0..self.groups {
+            self.decode_group(g, &mut tile);
+            for row in tile.chunks_exact(dp) {
+                for (m, &x) in max_abs.iter_mut().zip(row) {
+                    non_finite |= !x.is_finite();
+                    *m = m.max(x.abs());
                 }
-                *m = m.max(x.abs());
             }
+        }
+        if non_finite {
+            return Ok(self);
         }
         let scales: Vec<f32> = max_abs.iter().map(|&m| m / CODE_MAX).collect();
         let inverse: Vec<f64> = scales.iter().map(|&s| inverse_scale(s)).collect();
-        let mut codes = AlignedBuf::zeroed(self.groups * GROUP_ITEMS * dp)?;
+        let group_len = GROUP_ITEMS * dp;
+        let mut codes = AlignedBuf::zeroed(self.groups * group_len)?;
         let out: &mut [i8] = bytemuck::cast_slice_mut(codes.bytes_mut());
+        let mut code_tile = vec![0i8; group_len];
         let (mut max_r, mut max_x, mut max_xh) = (0.0f64, 0.0f64, 0.0f64);
-        for i in 0..self.n {
-            self.row_values(i, &mut row);
-            let (mut r2, mut x2, mut xh2) = (0.0f64, 0.0f64, 0.0f64);
-            for (j, &x) in row.iter().enumerate() {
-                let x = f64::from(x);
-                let c = encode(x, inverse[j]);
-                out[element_offset(i, j, dp, false)] = c;
-                // Exact in f64: a 24-bit scale times an 8-bit code.
-                let xh = f64::from(scales[j]) * f64::from(c);
-                r2 += (x - xh) * (x - xh);
-                x2 += x * x;
-                xh2 += xh * xh;
+        for g in 0..self.groups {
+            self.decode_group(g, &mut tile);
+            // Padding items are zero: codes 0, norms 0.
+            for (row, codes_row) in tile.chunks_exact(dp).zip(code_tile.chunks_exact_mut(dp)) {
+                let (mut r2, mut x2, mut xh2) = (0.0f64, 0.0f64, 0.0f64);
+                for (j, (&x, c)) in row.iter().zip(codes_row.iter_mut()).enumerate() {
+                    let x = f64::from(x);
+                    *c = encode(x, inverse[j]);
+                    // Exact in f64: a 24-bit scale times an 8-bit code.
+                    let xh = f64::from(scales[j]) * f64::from(*c);
+                    r2 += (x - xh) * (x - xh);
+                    x2 += x * x;
+                    xh2 += xh * xh;
+                }
+                max_r = max_r.max(r2);
+                max_x = max_x.max(x2);
+                max_xh = max_xh.max(xh2);
             }
-            max_r = max_r.max(r2);
-            max_x = max_x.max(x2);
-            max_xh = max_xh.max(xh2);
+            let group = &mut out[g * group_len..(g + 1) * group_len];
+            for_group_slots(dp, false, |slot, item, dim| {
+                group[slot] = code_tile[item * dp + dim];
+            });
         }
         self.screen = Some(Box::new(Screen {
             codes,
@@ -157,35 +170,64 @@ impl PackedItems {
         out.query_bf16.clear();
     }
 
-    /// Item `i`'s values exactly as stored, into `row` (`dp` long; zero in the padding
-    /// dimension). One loop per layout: this runs for every value when a screen is built.
-    fn row_values(&self, i: usize, row: &mut [f32]) {
+    /// Group `g`'s values exactly as stored, into `tile` (64 items × `dp`, item-major; zero
+    /// for padding), read in storage order.
+    fn decode_group(&self, g: usize, tile: &mut [f32]) {
         let dp = padded_dims(self.d);
+        let group_len = GROUP_ITEMS * dp;
         let bytes = self.buf.bytes();
-        let u16_at = |b: &[u8], o: usize| u16::from_ne_bytes([b[2 * o], b[2 * o + 1]]);
-        let at = |j: usize, pairs: bool| element_offset(i, j, dp, pairs);
-        let each = |row: &mut [f32], value: &dyn Fn(usize) -> f32| {
-            row.iter_mut().enumerate().for_each(|(j, x)| *x = value(j))
-        };
+        let first = g * group_len;
         match (self.dtype, self.planes.is_some()) {
             (ItemDtype::F32, true) => {
                 let (hi, lo) = bytes.split_at(bytes.len() / 2);
-                let lo = &lo[2 * i * dp..2 * (i + 1) * dp];
-                each(row, &|j| {
-                    let h = u32::from(u16_at(hi, at(j, true)));
-                    f32::from_bits((h << 16) | u32::from(u16_at(lo, j)))
-                })
+                let hi: &[u16] = bytemuck::cast_slice(hi);
+                let lo: &[u16] = bytemuck::cast_slice(lo);
+                let (hi, lo) = (&hi[first..][..group_len], &lo[first..][..group_len]);
+                for_group_slots(dp, true, |slot, item, dim| {
+                    let low = u32::from(lo[item * dp + dim]);
+                    tile[item * dp + dim] = f32::from_bits((u32::from(hi[slot]) << 16) | low);
+                });
             }
-            (ItemDtype::F32, false) => each(row, &|j| {
-                let o = 4 * at(j, false);
-                f32::from_ne_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]])
-            }),
-            (ItemDtype::F16, _) => each(row, &|j| {
-                half::f16::from_bits(u16_at(bytes, at(j, false))).to_f32()
-            }),
-            (ItemDtype::Bf16, _) => each(row, &|j| {
-                f32::from_bits(u32::from(u16_at(bytes, at(j, true))) << 16)
-            }),
+            (ItemDtype::F32, false) => {
+                let all: &[f32] = bytemuck::cast_slice(bytes);
+                let group = &all[first..][..group_len];
+                for_group_slots(dp, false, |slot, item, dim| {
+                    tile[item * dp + dim] = group[slot];
+                });
+            }
+            (ItemDtype::F16, _) => {
+                let all: &[u16] = bytemuck::cast_slice(bytes);
+                let group = &all[first..][..group_len];
+                for_group_slots(dp, false, |slot, item, dim| {
+                    tile[item * dp + dim] = half::f16::from_bits(group[slot]).to_f32();
+                });
+            }
+            (ItemDtype::Bf16, _) => {
+                let all: &[u16] = bytemuck::cast_slice(bytes);
+                let group = &all[first..][..group_len];
+                for_group_slots(dp, true, |slot, item, dim| {
+                    tile[item * dp + dim] = f32::from_bits(u32::from(group[slot]) << 16);
+                });
+            }
+        }
+    }
+}
+
+/// Calls `f(slot, item, dim)` for every slot of one group in storage order (`layout.rs`):
+/// `slot` counts from the group's first element, `item` from its first item.
+#[inline(always)]
+fn for_group_slots(dp: usize, pairs: bool, mut f: impl FnMut(usize, usize, usize)) {
+    let mut slot = 0;
+    for step in 0..dp / 2 {
+        for block in 0..GROUP_BLOCKS {
+            for within in 0..STEP_ELEMS {
+                let (lane, parity) = match pairs {
+                    true => (within / 2, within % 2),
+                    false => (within % BLOCK, within / BLOCK),
+                };
+                f(slot, block * BLOCK + lane, 2 * step + parity);
+                slot += 1;
+            }
         }
     }
 }
@@ -287,6 +329,19 @@ mod tests {
                 let rescored = out.rescore.as_ref().expect("rescored").ids.len();
                 assert!((k..n / 100).contains(&rescored), "{rescored} rescored");
             }
+        }
+    }
+
+    #[test]
+    fn group_slots_agree_with_element_offsets() {
+        for (dp, pairs) in [(2, false), (2, true), (18, false), (66, true)] {
+            let mut seen = 0;
+            for_group_slots(dp, pairs, |slot, item, dim| {
+                let at = crate::kernels::topk::layout::element_offset(item, dim, dp, pairs);
+                assert_eq!(slot, at, "dp={dp} pairs={pairs}");
+                seen += 1;
+            });
+            assert_eq!(seen, GROUP_ITEMS * dp);
         }
     }
 
