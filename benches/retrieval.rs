@@ -1,6 +1,7 @@
 //! Retrieval over 1M × 64 items, top-100 (SPEC §4.1, §7), through [`ItemIndex`]:
 //! - exact search, f32 and bf16, one query (judged against one thread's read bandwidth for the
-//!   packed matrix) and a batch of 64 (judged against the FMA peak);
+//!   bytes it streams: the index's 8-bit screen, one byte per value, whose candidates are then
+//!   rescored exactly) and a batch of 64 (judged against the FMA peak);
 //! - IVF-Flat (1024 lists; k-means with FAISS's defaults of 256 training points per list and
 //!   20 iterations instead of reckon's faster 128 / 10) on a clustered Gaussian mixture at the smallest nprobe whose
 //!   recall@100 against exact f32 is ≥ 0.95 (target ≤ 1 ms per query).
