@@ -166,7 +166,11 @@ impl PackedItems {
         for start in (0..self.n).step_by(RESCORE_CHUNK) {
             let end = (start + RESCORE_CHUNK).min(self.n);
             ids.clear();
-            ids.extend((start..end).filter(|&i| !out.excluded(i)).map(|i| i as u32));
+            ids.extend(
+                (start..end)
+                    .filter(|&i| !out.is_excluded(i))
+                    .map(|i| i as u32),
+            );
             result = self.rescore(query, &ids, &mut scratch, out);
             if result.is_err() {
                 break;

@@ -9,8 +9,8 @@
 //! Kernels only see [`TopK::threshold`]: a block whose scores are all `<=` it cannot enter the
 //! heap (NaN threshold = everything may enter). The rare hit goes to [`TopK::offer`].
 //!
-//! *Slack mode* serves the approximate pass of exact f32 search over bf16 planes (`planes.rs`):
-//! scores there are within a bound of the exact ones, so anything within twice that bound of
+//! *Slack mode* serves the approximate pass of exact search over f32 planes (`planes.rs`) or
+//! an 8-bit screen (`screen.rs`): scores there are within a bound of the exact ones, so anything within twice that bound of
 //! the heap root may still belong to the exact top k. The threshold is then strictly below
 //! `root − slack`, and entries between it and the root (including evicted roots) are kept in a
 //! `near` list, pruned as the threshold rises, until the caller takes them all as candidates.
@@ -156,11 +156,6 @@ impl TopK {
         }
     }
 
-    /// Whether `index` is excluded; calls must come in ascending index order.
-    pub(super) fn excluded(&mut self, index: usize) -> bool {
-        self.is_excluded(index)
-    }
-
     /// Scores `<=` this cannot enter the heap; NaN means any score may (heap not full yet, or
     /// its worst entry is NaN, which every number beats).
     #[inline(always)]
@@ -203,7 +198,8 @@ impl TopK {
         self.scores.extend(self.heap.iter().map(|&e| score_of(e)));
     }
 
-    fn is_excluded(&mut self, index: usize) -> bool {
+    /// Whether `index` is excluded; calls must come in ascending index order.
+    pub(super) fn is_excluded(&mut self, index: usize) -> bool {
         while let Some(&e) = self.exclude.get(self.exclude_pos) {
             if (e as usize) < index {
                 self.exclude_pos += 1;

@@ -64,7 +64,8 @@ impl PackedItems {
     /// A matrix holding a non-finite value has no error bound and is returned unscreened
     /// (check with [`has_screen`](Self::has_screen)).
     ///
-    /// Errors: the codes cannot be allocated ([`crate::Error::InvalidArgument`]).
+    /// Errors: [`crate::Error::InvalidArgument`] if the codes' size overflows, which only a
+    /// matrix that could not exist would make (the codes are smaller than it).
     pub fn screened(mut self) -> Result<Self> {
         let dp = padded_dims(self.d);
         // Group by group, in storage order: one 64-item tile of values at a time.
