@@ -42,9 +42,9 @@ pub struct SearchWorkspace {
 /// threads, each with its own [`SearchWorkspace`].
 ///
 /// Memory: the vectors packed at their own width (f32 as two 16-bit planes), plus an 8-bit
-/// screen of one byte per value that exact single queries stream first (1M × 64 f32: 256 MiB
-/// + 64 MiB), plus the IVF lists' copy when the file has them. Opening packs and screens every
-/// vector: about 1–2 s per 64M values on one core of the development VM.
+/// screen of one byte per value that exact single queries stream first (for 1M × 64 f32,
+/// 256 MiB and 64 MiB), plus the IVF lists' copy when the file has them. Opening packs and
+/// screens every vector: about 1–2 s per 64M values on one core of the development VM.
 #[derive(Debug)]
 pub struct ItemIndex {
     file: Arc<WeightFile>,
