@@ -93,9 +93,10 @@ fn build_cases(table: &'static KernelTable, data: &[f32]) -> Vec<Case> {
             ItemDtype::Bf16,
         ));
     }
-    // The 8-bit screen in front of f32 planes and of bf16 (what `ItemIndex` runs): single
-    // queries only, batches do not use it.
+    // The 8-bit screen in front of f32 and bf16 (what `ItemIndex` runs), and of f32 planes:
+    // single queries only, batches do not use it.
     let screened = [
+        ("f32", PackedItems::new(data, N, D, table)),
         ("f32planes", PackedItems::new_f32_planes(data, N, D, table)),
         ("bf16", PackedItems::new(&b, N, D, table)),
     ];
@@ -192,7 +193,10 @@ fn bench_topk(c: &mut Criterion) {
             t * 1e3,
             100.0 * gbs / bw
         );
-        if case.items.dtype() == ItemDtype::F32 && !case.items.has_planes() {
+        if case.items.dtype() == ItemDtype::F32
+            && !case.items.has_planes()
+            && !case.items.has_screen()
+        {
             t32 = t;
         } else {
             let r: f64 = (0..RECALL_QUERIES)
