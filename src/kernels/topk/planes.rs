@@ -274,11 +274,12 @@ pub(super) fn slack_of(b: f64) -> f32 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::kernels::{table_for, Isa};
 
-    fn data(n: usize, d: usize, seed: u64) -> Vec<f32> {
+    /// `n × d` values uniform in [-1, 1) (xorshift), shared with the screen's tests.
+    pub(in crate::kernels::topk) fn data(n: usize, d: usize, seed: u64) -> Vec<f32> {
         let mut s = seed | 1;
         (0..n * d)
             .map(|_| {

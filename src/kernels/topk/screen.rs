@@ -254,6 +254,7 @@ fn encode(x: f64, inverse: f64) -> i8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::topk::planes::tests::data as uniform;
     use crate::kernels::topk::topk_reference;
     use crate::kernels::{table_for, Isa};
 
@@ -306,15 +307,7 @@ mod tests {
     #[test]
     fn ordinary_queries_rescore_few_candidates() {
         let (n, d, k) = (20_000, 16, 10);
-        let mut s = 7u64;
-        let mut real = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        };
-        let items: Vec<f32> = (0..n * d).map(|_| real()).collect();
-        let q: Vec<f32> = (0..d).map(|_| real()).collect();
+        let (items, q) = (uniform(n, d, 7), uniform(1, d, 99));
         let b16: Vec<half::bf16> = items.iter().map(|&x| half::bf16::from_f32(x)).collect();
         for table in tables() {
             let f32_planes = PackedItems::new_f32_planes(&items, n, d, table).expect("pack");
