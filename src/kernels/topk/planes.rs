@@ -130,11 +130,7 @@ impl PackedItems {
     /// overflow): then every item is rescored.
     pub(super) fn planes_slack(&self, query: &[f32]) -> Option<f32> {
         let bounds = self.planes?;
-        let q2: f64 = query.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
-        let qn = norm_up(q2);
-        if !qn.is_finite() || qn * bounds.max_norm > 2f64.powi(100) {
-            return None;
-        }
+        let qn = bounded_query_norm(query, bounds.max_norm)?;
         let dp = padded_dims(self.d);
         let b = qn * (bounds.max_low_norm + (2.0 * gamma(dp) + 2f64.powi(-16)) * bounds.max_norm)
             + underflow_slop(dp, qn, bounds.max_norm);
@@ -258,6 +254,13 @@ pub(super) fn gamma(dp: usize) -> f64 {
 /// 2^-20 margin added).
 pub(super) fn norm_up(sq: f64) -> f64 {
     sq.sqrt() * (1.0 + 2f64.powi(-20))
+}
+
+/// `‖query‖₂` rounded up, or `None` when no error bound holds: a non-finite query, or one whose
+/// scores against items of norm up to `max_item_norm` could come near overflow.
+pub(super) fn bounded_query_norm(query: &[f32], max_item_norm: f64) -> Option<f64> {
+    let qn = norm_up(query.iter().map(|&x| f64::from(x) * f64::from(x)).sum());
+    (qn.is_finite() && qn * max_item_norm <= 2f64.powi(100)).then_some(qn)
 }
 
 /// The absolute error gradual underflow (and a flush-to-zero body) can add to a score of

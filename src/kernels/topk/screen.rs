@@ -34,7 +34,7 @@
 
 use super::layout::{padded_dims, BLOCK, GROUP_BLOCKS, GROUP_ITEMS, STEP_ELEMS};
 use super::packed::{ItemDtype, PackedItems};
-use super::planes::{gamma, norm_up, slack_of, underflow_slop};
+use super::planes::{bounded_query_norm, gamma, norm_up, slack_of, underflow_slop};
 use super::result::TopK;
 use super::storage::AlignedBuf;
 use crate::error::Result;
@@ -142,12 +142,8 @@ impl PackedItems {
     /// when there is no screen or no bound for this query.
     pub(super) fn screen_slack(&self, query: &[f32]) -> Option<f32> {
         let s = self.screen.as_ref()?;
-        let q2: f64 = query.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
-        let qn = norm_up(q2);
         let biggest = s.max_norm.max(s.max_decoded_norm);
-        if !qn.is_finite() || qn * biggest > 2f64.powi(100) {
-            return None;
-        }
+        let qn = bounded_query_norm(query, biggest)?;
         let dp = padded_dims(self.d);
         let (g, u) = (gamma(dp), 2f64.powi(-24));
         let slop = underflow_slop(dp, qn, biggest) + 2f64.powi(-149) * 128.0 * dp as f64;
