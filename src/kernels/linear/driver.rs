@@ -7,8 +7,8 @@
 use std::mem::MaybeUninit;
 
 use super::micro::{
-    gemv_group, gemv_panel, small_k_rows, small_k_rows_pair, tile, tile_xpacked, widen_chunk,
-    Start, SMALL_K_MAX, SMALL_K_PAIR_MAX, SMALL_K_ROWS,
+    gemv_group, gemv_panel, small_k_rows, tile, tile_xpacked, widen_chunk, Ahead, Start, SMALL_K_MAX,
+    SMALL_K_ROWS,
 };
 use super::simd::{F32Panel, F32Vec, Panel};
 use super::{padded_k, LinearCall};
@@ -416,6 +416,10 @@ unsafe fn small_k<V: F32Vec, P: Panel<V>, const NV: usize>(
     let mut m0 = 0;
     while m0 < m {
         let rows = rb.min(m - m0);
+        let ahead = Ahead {
+            distance: rb,
+            live: (m - m0).saturating_sub(rb),
+        };
         // LOOP 2: panels; 16-bit ones are widened (k ≤ SMALL_K_MAX rows: cheap) per block.
         for p in 0..n.div_ceil(nr) {
             // SAFETY: panel p and its padded bias are inside the buffers (check_call); the
@@ -430,35 +434,22 @@ unsafe fn small_k<V: F32Vec, P: Panel<V>, const NV: usize>(
                 }
             };
             // LOOP 3: the panel's vectors that hold live columns.
-            let mut j = 0;
-            while j < NV {
+            for j in 0..NV {
                 let col = p * nr + j * V::LANES;
                 if col >= n {
                     break;
                 }
-                if k <= SMALL_K_PAIR_MAX && j + 1 < NV && col + 2 * V::LANES <= n {
-                    // SAFETY: as below, for the two full vectors j and j + 1.
-                    unsafe {
-                        let (xb, bp, c) = (x.add(m0 * k), bias.add(p * nr), yp.add(m0 * n + col));
-                        small_k_dispatch!(
-                            small_k_rows_pair, k, V, (rows, xb, chunk, nr, j, bp, c, n, rb, call.relu);
-                            1 2 3 4 5 6 7 8 9 10 11
-                        );
-                    }
-                    j += 2;
-                    continue;
-                }
                 let cols = V::LANES.min(n - col);
                 // SAFETY: rows m0..m0 + rows of x and y, columns col..col + cols of y, are
-                // inside the buffers (check_call); the panel chunk is k × nr f32.
+                // inside the buffers (check_call); the panel chunk is k × nr f32; prefetched
+                // rows r + rb for r < ahead.live are below m.
                 unsafe {
                     let (xb, bp, c) = (x.add(m0 * k), bias.add(p * nr), yp.add(m0 * n + col));
                     small_k_dispatch!(
-                        small_k_rows, k, V, (rows, xb, chunk, nr, j, bp, c, n, cols, rb, call.relu);
+                        small_k_rows, k, V, (rows, xb, chunk, nr, j, bp, c, n, cols, ahead, call.relu);
                         1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16
                     );
                 }
-                j += 1;
             }
         }
         m0 += rows;
@@ -476,7 +467,7 @@ macro_rules! small_k_dispatch {
     };
 }
 use small_k_dispatch;
-const _: () = assert!(SMALL_K_MAX == 16 && SMALL_K_PAIR_MAX == 11);
+const _: () = assert!(SMALL_K_MAX == 16);
 
 /// Stamps one table entry for an ISA: a safe fn that checks the call, and the
 /// `#[target_feature]` body that instantiates a driver for that ISA. Only used for entries placed

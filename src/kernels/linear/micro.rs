@@ -288,6 +288,15 @@ pub(crate) unsafe fn gemv_panel<V: F32Vec, P: Panel<V>, const NV: usize, const U
     }
 }
 
+/// Which output rows the small-K kernels prefetch: row `r` of the block prefetches row
+/// `r + distance` when `r < live` (so that row exists: a prefetch past the buffer's end can cost
+/// a page walk, and at a small batch every prefetch would be one).
+#[derive(Clone, Copy)]
+pub(crate) struct Ahead {
+    pub(crate) distance: usize,
+    pub(crate) live: usize,
+}
+
 /// Largest `k` the weight-stationary small-K kernel ([`small_k_rows`]) is instantiated for.
 pub(crate) const SMALL_K_MAX: usize = 16;
 /// Rows per step of [`small_k_rows`]: 8 independent accumulator chains cover the FMA latency
@@ -300,15 +309,16 @@ pub(crate) const SMALL_K_ROWS: usize = 8;
 /// loads, stores, row set-up) would be as large as its FMAs; here a row costs `K` FMAs, one ReLU
 /// and one store. Only `cols ≤ LANES` outputs per row are written (the rest go to a stack line).
 ///
-/// Each group of rows also prefetches, for writing, the output line `ahead` rows further down
-/// (the same columns of the next row block): a row's outputs are one line per vector, rows
+/// Each group of rows also prefetches, for writing, the output line `ahead.distance` rows further
+/// down (the same columns of the next row block): a row's outputs are one line per vector, rows
 /// `ldc` apart, a pattern the hardware prefetchers do not pick up, and for a large batch the
 /// outputs are written back to L2 or L3, so each store would otherwise wait for its line.
 ///
 /// # Safety
 /// `x` is valid for `rows × K` reads (row stride `K`), `w` for `K` rows of stride `nr` holding
 /// vector `j`, `bias` for `LANES` reads at `j · LANES`, `c` for `rows` rows of `cols` writes
-/// with stride `ldc`; the CPU supports V.
+/// with stride `ldc`, and rows `r + ahead.distance` for `r < ahead.live` lie inside the output
+/// (prefetched only); the CPU supports V.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) unsafe fn small_k_rows<V: F32Vec, const K: usize>(
@@ -321,7 +331,7 @@ pub(crate) unsafe fn small_k_rows<V: F32Vec, const K: usize>(
     c: *mut f32,
     ldc: usize,
     cols: usize,
-    ahead: usize,
+    ahead: Ahead,
     relu: bool,
 ) {
     const RU: usize = SMALL_K_ROWS;
@@ -344,8 +354,9 @@ pub(crate) unsafe fn small_k_rows<V: F32Vec, const K: usize>(
         let mut r = 0;
         while r + RU <= rows {
             for u in 0..RU {
-                // wrapping_add: a prefetch address is never dereferenced.
-                V::prefetch_write(c.wrapping_add((r + u + ahead) * ldc));
+                if r + u < ahead.live {
+                    V::prefetch_write(c.add((r + u + ahead.distance) * ldc));
+                }
             }
             let mut acc = [b; RU];
             for (kk, &wk) in wv.iter().enumerate() {
@@ -366,82 +377,6 @@ pub(crate) unsafe fn small_k_rows<V: F32Vec, const K: usize>(
             }
             store(r, a);
             r += 1;
-        }
-    }
-}
-
-/// Largest `k` of [`small_k_rows_pair`]: `2K` weights, `2 · 3` accumulators and the two bias
-/// vectors must fit in 32 registers.
-pub(crate) const SMALL_K_PAIR_MAX: usize = 11;
-
-/// [`small_k_rows`] over two adjacent full vectors (`2 · LANES` columns) at once, 3 rows per step:
-/// each broadcast of `x` feeds two FMAs instead of one, which halves the load-port traffic
-/// (one load per FMA is the single-vector kernel's limit). Prefetches like [`small_k_rows`].
-///
-/// # Safety
-/// As [`small_k_rows`] for vectors `j` and `j + 1`, both with all `LANES` columns live.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-pub(crate) unsafe fn small_k_rows_pair<V: F32Vec, const K: usize>(
-    rows: usize,
-    x: *const f32,
-    w: *const f32,
-    nr: usize,
-    j: usize,
-    bias: *const f32,
-    c: *mut f32,
-    ldc: usize,
-    ahead: usize,
-    relu: bool,
-) {
-    const RU: usize = 3;
-    let lanes = V::LANES;
-    // SAFETY: reads and writes stay inside the ranges above (kk < K, rows < `rows`, the two
-    // vectors j and j + 1 of each row).
-    unsafe {
-        let wv: [[V; 2]; K] = std::array::from_fn(|kk| {
-            let row = w.add(kk * nr + j * lanes);
-            [V::load(row), V::load(row.add(lanes))]
-        });
-        let b = [
-            V::load(bias.add(j * lanes)),
-            V::load(bias.add((j + 1) * lanes)),
-        ];
-        let act = |v: V| if relu { V::relu(v) } else { v };
-        let mut r = 0;
-        while r < rows {
-            let ru = RU.min(rows - r);
-            for u in 0..ru {
-                let line = c.wrapping_add((r + u + ahead) * ldc);
-                V::prefetch_write(line);
-                V::prefetch_write(line.wrapping_add(lanes));
-            }
-            if ru == RU {
-                let mut acc = [b; RU];
-                for (kk, wk) in wv.iter().enumerate() {
-                    for (u, a) in acc.iter_mut().enumerate() {
-                        let xv = V::splat(x.add((r + u) * K + kk));
-                        a[0] = V::mul_add(xv, wk[0], a[0]);
-                        a[1] = V::mul_add(xv, wk[1], a[1]);
-                    }
-                }
-                for (u, a) in acc.iter().enumerate() {
-                    V::store(c.add((r + u) * ldc), act(a[0]));
-                    V::store(c.add((r + u) * ldc + lanes), act(a[1]));
-                }
-            } else {
-                for u in 0..ru {
-                    let mut a = b;
-                    for (kk, wk) in wv.iter().enumerate() {
-                        let xv = V::splat(x.add((r + u) * K + kk));
-                        a[0] = V::mul_add(xv, wk[0], a[0]);
-                        a[1] = V::mul_add(xv, wk[1], a[1]);
-                    }
-                    V::store(c.add((r + u) * ldc), act(a[0]));
-                    V::store(c.add((r + u) * ldc + lanes), act(a[1]));
-                }
-            }
-            r += ru;
         }
     }
 }
