@@ -7,6 +7,9 @@
 //! The `narrow` group covers the model heads (1 or 3 outputs), judged per row against the same
 //! FMA peak: there the useful work is tiny, so ns/row is the figure that matters.
 //!
+//! Where storing a case's output costs over a quarter of its FMA time (the `in = 11` layer), a
+//! second line gives that cost from the measured write bandwidth and the ceiling it implies.
+//!
 //! Batch ≥ 16 lines also give a `paired` share: each timing sample divided by an FMA-peak sample
 //! taken next to it (see `paired_peak_ratio`), the steadier figure on a shared VM.
 //!
@@ -328,6 +331,22 @@ fn bench_dtype(c: &mut Criterion, dtype: Dtype, batches: &[usize], peak: f64, qu
                 secs * 1e9 / case.rows as f64,
                 100.0 * best_gflops / peak
             );
+            // Storing the output is the other floor: for a small `in` it costs about as much as
+            // the FMAs (11 × 128: 512 bytes written per 2816 FLOP).
+            let y_bytes = 4 * case.y.len();
+            let (wbw, level) = (probe::write_bandwidth_gbs(y_bytes), probe::cache_level(y_bytes));
+            let write_ns = y_bytes as f64 / case.rows as f64 / wbw;
+            let fma_ns = case.flops() as f64 / case.rows as f64 / peak;
+            if write_ns > 0.25 * fma_ns {
+                println!(
+                    "summary {kernel} {param}: output writes alone {write_ns:.1} ns/row ({} KiB at \
+                     {level} write bandwidth {wbw:.1} GB/s) beside {fma_ns:.1} ns/row of FMAs at \
+                     peak: ceiling {:.0}% of FMA peak if fully overlapped, {:.0}% if not",
+                    y_bytes / 1024,
+                    100.0 * (fma_ns / write_ns).min(1.0),
+                    100.0 * fma_ns / (fma_ns + write_ns)
+                );
+            }
         }
     }
 }

@@ -6,7 +6,9 @@
 //!   with the widest vectors the CPU has (the ceiling for compute-bound GEMM);
 //! - [`read_bandwidth_gbs`]: one thread's read bandwidth for a working set of a given size (the
 //!   ceiling for batch-1 GEMV, scans and gathers), measured by summing a buffer of that size
-//!   that stays wherever that size lives (L1, L2, L3 or DRAM).
+//!   that stays wherever that size lives (L1, L2, L3 or DRAM);
+//! - [`write_bandwidth_gbs`]: the same for writing whole lines front to back (the ceiling for a
+//!   layer whose outputs cost more to store than to compute, such as `in = 11`).
 //!
 //! Both take the best of several timed rounds: a limit should not be lowered by a noisy neighbour.
 
@@ -64,6 +66,27 @@ pub fn read_bandwidth_gbs(bytes: usize) -> f64 {
         let t = Instant::now();
         for _ in 0..passes {
             std::hint::black_box(sum(std::hint::black_box(&buf)));
+        }
+        ((lines * 64 * passes) as f64, t.elapsed())
+    }) / 1e9
+}
+
+/// One thread's write bandwidth in GB/s over a buffer of `bytes` bytes (rounded up to a 64-byte
+/// line, at least one line), overwritten front to back in whole lines, repeatedly: what storing
+/// a GEMM's output of that size costs at best (each line fetched for ownership from wherever
+/// that size lives, the line it evicts written back).
+pub fn write_bandwidth_gbs(bytes: usize) -> f64 {
+    let lines = bytes.div_ceil(64).max(1);
+    let mut buf: Vec<Line> = vec![Line([0.0; 16]); lines];
+    let passes = calibrate(|n| {
+        for p in 0..n {
+            fill_lines(std::hint::black_box(&mut buf), p as f32);
+        }
+    });
+    best_rate(ROUNDS, || {
+        let t = Instant::now();
+        for p in 0..passes {
+            fill_lines(std::hint::black_box(&mut buf), p as f32);
         }
         ((lines * 64 * passes) as f64, t.elapsed())
     }) / 1e9
@@ -174,6 +197,15 @@ fn sum_lines(buf: &[Line]) -> f32 {
     (lo + hi).reduce_add()
 }
 
+fn fill_lines(buf: &mut [Line], value: f32) {
+    #[cfg(target_arch = "x86_64")]
+    if Isa::Avx512.is_available() {
+        // SAFETY: the CPU supports AVX-512F (checked just above).
+        return unsafe { x86::fill_lines_avx512(buf, value) };
+    }
+    buf.fill(Line([value; 16]));
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::{Line, FMA_CHAINS};
@@ -249,6 +281,16 @@ mod x86 {
             .fold(_mm512_setzero_ps(), |s, &a| _mm512_add_ps(s, a));
         _mm512_reduce_add_ps(s)
     }
+
+    /// One full-line store per line, as the GEMM's output stores are.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn fill_lines_avx512(buf: &mut [Line], value: f32) {
+        let v = _mm512_set1_ps(value);
+        for line in buf {
+            // SAFETY: `line` is a valid, 64-byte aligned 16-float line.
+            unsafe { _mm512_store_ps(line.0.as_mut_ptr(), v) };
+        }
+    }
 }
 
 #[cfg(test)]
@@ -278,5 +320,13 @@ mod tests {
         let buf: Vec<Line> = (0..37).map(|i| Line([i as f32; 16])).collect();
         let expected: f32 = (0..37).map(|i| i as f32 * 16.0).sum();
         assert!((sum_lines(&buf) - expected).abs() <= 1e-3 * expected);
+    }
+
+    #[test]
+    fn fill_lines_writes_every_line() {
+        let mut buf = vec![Line([0.0; 16]); 37];
+        fill_lines(&mut buf, 3.0);
+        assert!(buf.iter().all(|l| l.0 == [3.0; 16]));
+        assert!(write_bandwidth_gbs(4096) > 0.0);
     }
 }
