@@ -288,6 +288,16 @@ fn embedding_view_rejects_bad_shapes() {
     );
     let v = EmbeddingView::new("e", &data, 5).expect("view");
     assert_eq!((v.rows(), v.dim(), v.name()), (2, 5, "e"));
+    // The known-shape constructor agrees, and refuses any shape that does not cover the data
+    // exactly (including a product that overflows).
+    let w = EmbeddingView::with_shape("e", &data, 2, 5).expect("view");
+    assert_eq!((w.rows(), w.dim(), w.data().len()), (2, 5, 10));
+    for (rows, dim) in [(2, 0), (3, 5), (1, 5), (usize::MAX, 2)] {
+        assert!(
+            matches!(EmbeddingView::with_shape("e", &data, rows, dim), Err(Error::WrongShape { tensor, .. }) if tensor == "e"),
+            "[{rows}, {dim}] accepted"
+        );
+    }
     let empty = EmbeddingView::<f32>::new("e", &[], 4).expect("zero rows is a valid table");
     assert_rejects(
         4,

@@ -143,7 +143,7 @@ impl EmbeddingTable {
 
     #[inline(always)]
     fn typed<'a, T>(&'a self, data: &'a [T]) -> Result<EmbeddingView<'a, T>> {
-        EmbeddingView::new(&self.name, data, self.dim)
+        EmbeddingView::with_shape(&self.name, data, self.rows, self.dim)
     }
 }
 
