@@ -7,7 +7,7 @@
 use std::mem::MaybeUninit;
 
 use super::micro::{
-    gemv_group, gemv_panel, small_k_rows, tile, tile_xpacked, widen_chunk, Ahead, Start, SMALL_K_MAX,
+    gemv_group, gemv_panel, small_k_rows, small_k_rows_pair, SMALL_K_PAIR_MAX, tile, tile_xpacked, widen_chunk, Ahead, Start, SMALL_K_MAX,
     SMALL_K_ROWS,
 };
 use super::simd::{F32Panel, F32Vec, Panel};
@@ -433,22 +433,39 @@ unsafe fn small_k<V: F32Vec, P: Panel<V>, const NV: usize>(
                     src.cast::<f32>()
                 }
             };
-            // LOOP 3: the panel's vectors that hold live columns.
-            for j in 0..NV {
+            // LOOP 3: the panel's vectors that hold live columns, two at a time where both are
+            // full and `k` leaves registers for two vectors' weights.
+            let mut j = 0;
+            while j < NV {
                 let col = p * nr + j * V::LANES;
                 if col >= n {
                     break;
                 }
-                let cols = V::LANES.min(n - col);
-                // SAFETY: rows m0..m0 + rows of x and y, columns col..col + cols of y, are
-                // inside the buffers (check_call); the panel chunk is k × nr f32; prefetched
-                // rows r + rb for r < ahead.live are below m.
-                unsafe {
-                    let (xb, bp, c) = (x.add(m0 * k), bias.add(p * nr), yp.add(m0 * n + col));
-                    small_k_dispatch!(
-                        small_k_rows, k, V, (rows, xb, chunk, nr, j, bp, c, n, cols, ahead, call.relu);
-                        1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16
-                    );
+                // SAFETY: rows m0.. of x and y, panel p's padded bias and column col of y are
+                // inside the buffers (check_call); offsets only, nothing is read here.
+                let (xb, bp, c) = unsafe { (x.add(m0 * k), bias.add(p * nr), yp.add(m0 * n + col)) };
+                if k <= SMALL_K_PAIR_MAX && j + 1 < NV && col + 2 * V::LANES <= n {
+                    // SAFETY: rows m0..m0 + rows of x and y and the two full vectors j, j + 1
+                    // (columns col..col + 2·LANES ≤ n) are inside the buffers (check_call); the
+                    // panel chunk is k × nr f32; prefetched rows r + rb for r < ahead.live are
+                    // below m.
+                    unsafe {
+                        small_k_dispatch!(
+                            small_k_rows_pair, k, V, (rows, xb, chunk, nr, j, bp, c, n, ahead, call.relu);
+                            1 2 3 4 5 6 7 8 9 10 11
+                        );
+                    }
+                    j += 2;
+                } else {
+                    let cols = V::LANES.min(n - col);
+                    // SAFETY: as above, for columns col..col + cols ≤ n of vector j.
+                    unsafe {
+                        small_k_dispatch!(
+                            small_k_rows, k, V, (rows, xb, chunk, nr, j, bp, c, n, cols, ahead, call.relu);
+                            1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16
+                        );
+                    }
+                    j += 1;
                 }
             }
         }
@@ -467,7 +484,7 @@ macro_rules! small_k_dispatch {
     };
 }
 use small_k_dispatch;
-const _: () = assert!(SMALL_K_MAX == 16);
+const _: () = assert!(SMALL_K_MAX == 16 && SMALL_K_PAIR_MAX == 11);
 
 /// Stamps one table entry for an ISA: a safe fn that checks the call, and the
 /// `#[target_feature]` body that instantiates a driver for that ISA. Only used for entries placed

@@ -381,6 +381,84 @@ pub(crate) unsafe fn small_k_rows<V: F32Vec, const K: usize>(
     }
 }
 
+/// Largest `k` of [`small_k_rows_pair`]: `2K` weights, `2 · 3` accumulators and the two bias
+/// vectors must fit in 32 registers.
+pub(crate) const SMALL_K_PAIR_MAX: usize = 11;
+
+/// [`small_k_rows`] over two adjacent full vectors (`2 · LANES` columns) at once, 3 rows per step:
+/// each broadcast of `x` feeds two FMAs instead of one, which halves the load-port traffic
+/// (one load per FMA is the single-vector kernel's limit). Prefetches like [`small_k_rows`].
+///
+/// # Safety
+/// As [`small_k_rows`] for vectors `j` and `j + 1`, both with all `LANES` columns live.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) unsafe fn small_k_rows_pair<V: F32Vec, const K: usize>(
+    rows: usize,
+    x: *const f32,
+    w: *const f32,
+    nr: usize,
+    j: usize,
+    bias: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    ahead: Ahead,
+    relu: bool,
+) {
+    const RU: usize = 3;
+    let lanes = V::LANES;
+    // SAFETY: reads and writes stay inside the ranges above (kk < K, rows < `rows`, the two
+    // vectors j and j + 1 of each row).
+    unsafe {
+        let wv: [[V; 2]; K] = std::array::from_fn(|kk| {
+            let row = w.add(kk * nr + j * lanes);
+            [V::load(row), V::load(row.add(lanes))]
+        });
+        let b = [
+            V::load(bias.add(j * lanes)),
+            V::load(bias.add((j + 1) * lanes)),
+        ];
+        let act = |v: V| if relu { V::relu(v) } else { v };
+        let mut r = 0;
+        while r < rows {
+            let ru = RU.min(rows - r);
+            for u in 0..ru {
+                if r + u < ahead.live {
+                    let line = c.add((r + u + ahead.distance) * ldc);
+                    V::prefetch_write(line);
+                    V::prefetch_write(line.add(lanes));
+                }
+            }
+            if ru == RU {
+                let mut acc = [b; RU];
+                for (kk, wk) in wv.iter().enumerate() {
+                    for (u, a) in acc.iter_mut().enumerate() {
+                        let xv = V::splat(x.add((r + u) * K + kk));
+                        a[0] = V::mul_add(xv, wk[0], a[0]);
+                        a[1] = V::mul_add(xv, wk[1], a[1]);
+                    }
+                }
+                for (u, a) in acc.iter().enumerate() {
+                    V::store(c.add((r + u) * ldc), act(a[0]));
+                    V::store(c.add((r + u) * ldc + lanes), act(a[1]));
+                }
+            } else {
+                for u in 0..ru {
+                    let mut a = b;
+                    for (kk, wk) in wv.iter().enumerate() {
+                        let xv = V::splat(x.add((r + u) * K + kk));
+                        a[0] = V::mul_add(xv, wk[0], a[0]);
+                        a[1] = V::mul_add(xv, wk[1], a[1]);
+                    }
+                    V::store(c.add((r + u) * ldc), act(a[0]));
+                    V::store(c.add((r + u) * ldc + lanes), act(a[1]));
+                }
+            }
+            r += ru;
+        }
+    }
+}
+
 /// One row against `G` consecutive full panels at once: `G · NV` accumulators are the
 /// independent FMA chains (no partial sums to combine at the end, unlike [`gemv_panel`]'s
 /// sets), and each broadcast of `x` serves `G · NV` FMAs. Writes `G · NR` outputs to `c`.

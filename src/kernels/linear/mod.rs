@@ -17,9 +17,9 @@
 //! bf16, so it is unused.)
 //!
 //! Layers with `in ≤ 16` (the fraud model's 11 features) skip the tiles on AVX-512: each panel
-//! vector's few weights stay in registers while rows stream past (`micro::small_k_rows`, eight
-//! rows per step), since a tile's fixed costs would match its FMAs there. (A two-vector variant,
-//! half the broadcasts per FMA but 3–4 rows per step, measured 1.2–1.7× slower at 8–64 rows.) The GEMV runs full panels four at a time
+//! vector's few weights stay in registers while rows stream past (`micro::small_k_rows`; two
+//! vectors per pass for `in ≤ 11`, `small_k_rows_pair`), since a tile's fixed costs would match
+//! its FMAs there. The GEMV runs full panels four at a time
 //! (`micro::gemv_group`): eight independent FMA chains, no partial sums to fold.
 //!
 //! The GEMM widens 16-bit panels to f32 one K chunk at a time (once per row block, not per
