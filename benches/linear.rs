@@ -334,7 +334,10 @@ fn bench_dtype(c: &mut Criterion, dtype: Dtype, batches: &[usize], peak: f64, qu
             // Storing the output is the other floor: for a small `in` it costs about as much as
             // the FMAs (11 × 128: 512 bytes written per 2816 FLOP).
             let y_bytes = 4 * case.y.len();
-            let (wbw, level) = (probe::write_bandwidth_gbs(y_bytes), probe::cache_level(y_bytes));
+            let (wbw, level) = (
+                probe::write_bandwidth_gbs(y_bytes),
+                probe::cache_level(y_bytes),
+            );
             let write_ns = y_bytes as f64 / case.rows as f64 / wbw;
             let fma_ns = case.flops() as f64 / case.rows as f64 / peak;
             if write_ns > 0.25 * fma_ns {

@@ -7,8 +7,8 @@
 use std::mem::MaybeUninit;
 
 use super::micro::{
-    gemv_group, gemv_panel, small_k_rows, small_k_rows_pair, SMALL_K_PAIR_MAX, tile, tile_xpacked, widen_chunk, Ahead, Start, SMALL_K_MAX,
-    SMALL_K_ROWS,
+    gemv_group, gemv_panel, small_k_rows, small_k_rows_pair, tile, tile_xpacked, widen_chunk,
+    Ahead, Start, SMALL_K_MAX, SMALL_K_PAIR_MAX, SMALL_K_ROWS,
 };
 use super::simd::{F32Panel, F32Vec, Panel};
 use super::{padded_k, LinearCall};
@@ -443,7 +443,8 @@ unsafe fn small_k<V: F32Vec, P: Panel<V>, const NV: usize>(
                 }
                 // SAFETY: rows m0.. of x and y, panel p's padded bias and column col of y are
                 // inside the buffers (check_call); offsets only, nothing is read here.
-                let (xb, bp, c) = unsafe { (x.add(m0 * k), bias.add(p * nr), yp.add(m0 * n + col)) };
+                let (xb, bp, c) =
+                    unsafe { (x.add(m0 * k), bias.add(p * nr), yp.add(m0 * n + col)) };
                 if k <= SMALL_K_PAIR_MAX && j + 1 < NV && col + 2 * V::LANES <= n {
                     // SAFETY: rows m0..m0 + rows of x and y and the two full vectors j, j + 1
                     // (columns col..col + 2·LANES ≤ n) are inside the buffers (check_call); the
