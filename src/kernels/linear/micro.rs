@@ -384,6 +384,8 @@ pub(crate) unsafe fn small_k_rows<V: F32Vec, const K: usize>(
 /// Largest `k` of [`small_k_rows_pair`]: `2K` weights, `2 · 3` accumulators and the two bias
 /// vectors must fit in 32 registers.
 pub(crate) const SMALL_K_PAIR_MAX: usize = 11;
+/// Rows per step of [`small_k_rows_pair`]: `2 · 3` accumulators beside `2K` weights.
+pub(crate) const SMALL_K_PAIR_ROWS: usize = 3;
 
 /// [`small_k_rows`] over two adjacent full vectors (`2 · LANES` columns) at once, 3 rows per step:
 /// each broadcast of `x` feeds two FMAs instead of one, which halves the load-port traffic
@@ -405,7 +407,7 @@ pub(crate) unsafe fn small_k_rows_pair<V: F32Vec, const K: usize>(
     ahead: Ahead,
     relu: bool,
 ) {
-    const RU: usize = 3;
+    const RU: usize = SMALL_K_PAIR_ROWS;
     let lanes = V::LANES;
     // SAFETY: reads and writes stay inside the ranges above (kk < K, rows < `rows`, the two
     // vectors j and j + 1 of each row).
