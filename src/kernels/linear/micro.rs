@@ -289,8 +289,8 @@ pub(crate) unsafe fn gemv_panel<V: F32Vec, P: Panel<V>, const NV: usize, const U
 }
 
 /// Which output rows the small-K kernels prefetch: row `r` of the block prefetches row
-/// `r + distance` when `r < live` (so that row exists: a prefetch past the buffer's end can cost
-/// a page walk, and at a small batch every prefetch would be one).
+/// `r + distance` when `r < live`, so only rows that exist. (Before, a batch smaller than a block
+/// prefetched only addresses past the output: useless, and a possible TLB miss each.)
 #[derive(Clone, Copy)]
 pub(crate) struct Ahead {
     pub(crate) distance: usize,
