@@ -385,7 +385,7 @@ proptest! {
         let data: Vec<f32> = (0..n * d).map(|_| r.real()).collect();
         let queries: Vec<f32> = (0..nq * d).map(|_| r.real()).collect();
         let exes: Vec<Vec<u32>> = (0..nq)
-            .map(|j| (0..n as u32).filter(|i| (i + j as u32) % 5 == 0).collect())
+            .map(|j| (0..n as u32).filter(|i| (i + j as u32).is_multiple_of(5)).collect())
             .collect();
         let ex_refs: Vec<&[u32]> = exes.iter().map(|e| e.as_slice()).collect();
         for &table in tables_under_test() {

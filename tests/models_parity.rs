@@ -67,6 +67,8 @@ fn worst(got: &[f32], want: &[f32], tol: f32, row_len: Option<usize>) -> (f32, u
         };
         let allowed = tol * magnitude.max(f32::MIN_POSITIVE);
         let units = if g == w { 0.0 } else { (g - w).abs() / allowed };
+        // Negated on purpose: a NaN `units` (a NaN output) must become the worst, not be skipped.
+        #[allow(clippy::neg_cmp_op_on_partial_ord)]
         if !(units <= worst.0) {
             worst = (units, i);
         }

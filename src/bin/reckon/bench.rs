@@ -330,14 +330,14 @@ fn fraud(args: &Args, out: &mut dyn Write) -> Result<(), Failure> {
             let user = rng.next() % users;
             Transaction {
                 user,
-                device: if rng.next() % 50 == 0 {
+                device: if rng.next().is_multiple_of(50) {
                     rng.next() % (2 * users)
                 } else {
                     user
                 },
                 timestamp: ts,
                 amount: (rng.normal() * 0.7 + 3.5).exp() as f64,
-                is_international: rng.next() % 50 == 0,
+                is_international: rng.next().is_multiple_of(50),
             }
         })
         .collect();

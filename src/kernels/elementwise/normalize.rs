@@ -17,7 +17,7 @@ pub const L2_EPS: f32 = 1e-12;
 pub type L2NormalizeFn = fn(&mut [f32], usize) -> Result<()>;
 
 fn check(x: &[f32], dim: usize) -> Result<()> {
-    if x.is_empty() || (dim > 0 && x.len() % dim == 0) {
+    if x.is_empty() || (dim > 0 && x.len().is_multiple_of(dim)) {
         return Ok(());
     }
     Err(Error::InvalidArgument {

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 pub type SoftmaxFn = fn(&mut [f32], usize) -> Result<()>;
 
 fn check(x: &[f32], cols: usize) -> Result<()> {
-    if x.is_empty() || (cols > 0 && x.len() % cols == 0) {
+    if x.is_empty() || (cols > 0 && x.len().is_multiple_of(cols)) {
         return Ok(());
     }
     Err(Error::InvalidArgument {

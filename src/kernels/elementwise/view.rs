@@ -21,7 +21,7 @@ impl<'a, T> EmbeddingView<'a, T> {
                 reason: format!("embedding table '{name}' has dim 0"),
             });
         }
-        if data.len() % dim != 0 {
+        if !data.len().is_multiple_of(dim) {
             return Err(Error::WrongShape {
                 tensor: name.to_string(),
                 expected: format!("[rows, {dim}]"),
