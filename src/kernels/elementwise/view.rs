@@ -28,12 +28,7 @@ impl<'a, T> EmbeddingView<'a, T> {
                 actual: vec![data.len()],
             });
         }
-        Ok(EmbeddingView {
-            name,
-            data,
-            dim,
-            rows: data.len() / dim,
-        })
+        Self::with_shape(name, data, data.len() / dim, dim)
     }
 
     /// Views `data` as `rows` rows of `dim` elements, for a caller that knows the shape (a loaded
