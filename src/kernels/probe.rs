@@ -1,7 +1,7 @@
 //! Measures the machine limits that kernels are judged against.
 //!
 //! A benchmark figure means little alone on a shared, noisy VM; the ratio to a limit measured in
-//! the same run does. Two limits matter here:
+//! the same run does. The limits:
 //! - [`fma_peak_gflops`]: one thread's FP32 FMA throughput, from a loop of independent FMA chains
 //!   with the widest vectors the CPU has (the ceiling for compute-bound GEMM);
 //! - [`read_bandwidth_gbs`]: one thread's read bandwidth for a working set of a given size (the
@@ -10,7 +10,7 @@
 //! - [`write_bandwidth_gbs`]: the same for writing whole lines front to back (the ceiling for a
 //!   layer whose outputs cost more to store than to compute, such as `in = 11`).
 //!
-//! Both take the best of several timed rounds: a limit should not be lowered by a noisy neighbour.
+//! Each takes the best of several timed rounds: a limit should not be lowered by a noisy neighbour.
 
 use std::time::{Duration, Instant};
 
@@ -56,19 +56,9 @@ pub fn fma_peak_gflops_for(isa: Isa) -> f64 {
 pub fn read_bandwidth_gbs(bytes: usize) -> f64 {
     let lines = bytes.div_ceil(64).max(1);
     let buf: Vec<Line> = (0..lines).map(|i| Line([i as f32 * 1e-9; 16])).collect();
-    let sum = |b: &[Line]| -> f32 { sum_lines(b) };
-    let passes = calibrate(|n| {
-        for _ in 0..n {
-            std::hint::black_box(sum(std::hint::black_box(&buf)));
-        }
-    });
-    best_rate(ROUNDS, || {
-        let t = Instant::now();
-        for _ in 0..passes {
-            std::hint::black_box(sum(std::hint::black_box(&buf)));
-        }
-        ((lines * 64 * passes) as f64, t.elapsed())
-    }) / 1e9
+    pass_bandwidth_gbs(lines, |_| {
+        std::hint::black_box(sum_lines(std::hint::black_box(&buf)));
+    })
 }
 
 /// One thread's write bandwidth in GB/s over a buffer of `bytes` bytes (rounded up to a 64-byte
@@ -78,16 +68,18 @@ pub fn read_bandwidth_gbs(bytes: usize) -> f64 {
 pub fn write_bandwidth_gbs(bytes: usize) -> f64 {
     let lines = bytes.div_ceil(64).max(1);
     let mut buf: Vec<Line> = vec![Line([0.0; 16]); lines];
-    let passes = calibrate(|n| {
-        for p in 0..n {
-            fill_lines(std::hint::black_box(&mut buf), p as f32);
-        }
-    });
+    pass_bandwidth_gbs(lines, |p| {
+        fill_lines(std::hint::black_box(&mut buf), p as f32);
+    })
+}
+
+/// GB/s of `pass(p)` (pass number `p`), each pass moving `lines` 64-byte lines: the pass count is
+/// calibrated to [`ROUND_TIME`], then the best of [`ROUNDS`] rounds is taken.
+fn pass_bandwidth_gbs(lines: usize, mut pass: impl FnMut(usize)) -> f64 {
+    let passes = calibrate(|n| (0..n).for_each(&mut pass));
     best_rate(ROUNDS, || {
         let t = Instant::now();
-        for p in 0..passes {
-            fill_lines(std::hint::black_box(&mut buf), p as f32);
-        }
+        (0..passes).for_each(&mut pass);
         ((lines * 64 * passes) as f64, t.elapsed())
     }) / 1e9
 }
