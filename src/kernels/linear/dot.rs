@@ -47,7 +47,9 @@ pub(crate) fn pack_dot_rows<T: Copy + Default>(
 }
 
 /// Panics unless the call's buffers cover its shapes. Checked once per call; the unsafe bodies
-/// rely on it.
+/// rely on it. Inlined into each entry, where `kstep` and `lanes` are constants (as
+/// [`check_call`](super::driver::check_call)).
+#[inline(always)]
 pub(crate) fn check_dot_call<W>(call: &LinearCall<'_, W>, y: &[f32], kstep: usize, lanes: usize) {
     let need = |a: usize, b: usize| a.checked_mul(b).expect("dot kernel: shape overflows usize");
     assert!(

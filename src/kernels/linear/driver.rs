@@ -75,7 +75,9 @@ struct XPack([MaybeUninit<f32>; KC * XR]);
 struct WideChunk([MaybeUninit<f32>; KC * MAX_NR]);
 
 /// Panics unless the call's buffers cover its shapes for panel width `nr`. Checked once per call;
-/// the unsafe bodies rely on it.
+/// the unsafe bodies rely on it. Inlined into each entry, where `nr` and `kstep` are constants:
+/// called out of line, its two divisions by them cost about 4 ns of a 38 ns batch-1 call.
+#[inline(always)]
 pub(crate) fn check_call<W>(call: &LinearCall<'_, W>, y: &[f32], nr: usize, kstep: usize) {
     let n_panels = call.n.div_ceil(nr);
     let need = |a: usize, b: usize| {

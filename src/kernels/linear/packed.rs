@@ -69,25 +69,38 @@ pub(crate) fn check_layer(
     Ok(())
 }
 
-/// Checks `x` (`rows × in`) and `y` (`rows × out`) lengths.
+/// Checks `x` (`rows × in`) and `y` (`rows × out`) lengths. Runs on every call, so the errors
+/// are built out of line ([`io_error`]): inlined, their formatting gave `forward` a large stack
+/// frame that every batch-1 call paid for.
+#[inline(always)]
 pub(crate) fn check_io(x: &[f32], y: &[f32], rows: usize, out: usize, inp: usize) -> Result<()> {
-    for (arg, len, cols) in [("x", x.len(), inp), ("y", y.len(), out)] {
-        let expected = rows
-            .checked_mul(cols)
-            .ok_or_else(|| Error::InvalidArgument {
-                arg: "rows",
-                reason: format!("{rows} rows × {cols} columns overflows usize"),
-            })?;
-        if len != expected {
-            return Err(Error::BufferLength {
-                op: OP,
-                arg,
-                expected,
-                actual: len,
-            });
-        }
+    match (rows.checked_mul(inp), rows.checked_mul(out)) {
+        (Some(nx), Some(ny)) if nx == x.len() && ny == y.len() => Ok(()),
+        _ => Err(io_error(x.len(), y.len(), rows, out, inp)),
     }
-    Ok(())
+}
+
+/// The error [`check_io`] reports: for `x` unless `x` is right, then for `y`.
+#[cold]
+#[inline(never)]
+fn io_error(x_len: usize, y_len: usize, rows: usize, out: usize, inp: usize) -> Error {
+    let (arg, len, cols) = if rows.checked_mul(inp) == Some(x_len) {
+        ("y", y_len, out)
+    } else {
+        ("x", x_len, inp)
+    };
+    match rows.checked_mul(cols) {
+        None => Error::InvalidArgument {
+            arg: "rows",
+            reason: format!("{rows} rows × {cols} columns overflows usize"),
+        },
+        Some(expected) => Error::BufferLength {
+            op: OP,
+            arg,
+            expected,
+            actual: len,
+        },
+    }
 }
 
 impl PackedLinear {
