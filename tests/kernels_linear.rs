@@ -585,6 +585,26 @@ fn overflowing_shapes_are_invalid_arguments() {
         matches!(r, Err(Error::InvalidArgument { arg: "rows", .. })),
         "{r:?}"
     );
+    // x right (no inputs), y's length overflows: reported for y, not x.
+    let no_inputs = PackedLinear::new(
+        WeightSlice::F32(&[]),
+        Some(&[0.5, 0.5]),
+        2,
+        0,
+        Activation::Identity,
+        table(),
+    )
+    .unwrap();
+    let r = no_inputs.forward(&[], usize::MAX, &mut []);
+    match r {
+        Err(Error::InvalidArgument {
+            arg: "rows",
+            reason,
+        }) => {
+            assert!(reason.contains("× 2 columns"), "{reason}")
+        }
+        other => panic!("expected InvalidArgument for y, got {other:?}"),
+    }
 }
 
 #[test]
