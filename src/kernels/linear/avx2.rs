@@ -9,9 +9,11 @@ use std::arch::x86_64::*;
 use half::{bf16, f16};
 
 use super::dot::{dot_entry, DOT_MAX_OUT};
-use super::driver::{self, check_call, target_entry, GEMV_MAX_ROWS_16, GEMV_MAX_ROWS_F32};
+use super::driver::{
+    self, check_call, row_entry, target_entry, GEMV_MAX_ROWS_16, GEMV_MAX_ROWS_F32,
+};
 use super::simd::{Bf16PairPanel, F16Panel, F32Panel, F32Vec, Panel, BF16_HI_MASK};
-use super::{LinearCall, LinearFn, LinearKernels, LinearOps};
+use super::{GemvRowFn, LinearCall, LinearFn, LinearKernels, LinearOps};
 use crate::kernels::dispatch::{Isa, Kernel};
 
 const MR: usize = 6;
@@ -176,6 +178,25 @@ entry!(
     bf16
 );
 
+row_entry!(
+    "avx2,fma,f16c",
+    gemv_row_f32_avx2,
+    gemv_row::<__m256, F32Panel, 2, 4>,
+    f32
+);
+row_entry!(
+    "avx2,fma,f16c",
+    gemv_row_f16_avx2,
+    gemv_row::<__m256, F16Panel, 2, 4>,
+    f16
+);
+row_entry!(
+    "avx2,fma,f16c",
+    gemv_row_bf16_avx2,
+    gemv_row::<__m256, Bf16PairPanel, 2, 4>,
+    bf16
+);
+
 dot_entry!(
     "avx2,fma,f16c",
     dot_f32_avx2,
@@ -208,6 +229,7 @@ fn ops<W>(
     gemv_max_rows: usize,
     gemm: (&'static str, LinearFn<W>),
     gemv: (&'static str, LinearFn<W>),
+    gemv_row: (&'static str, GemvRowFn<W>),
     dot: (&'static str, LinearFn<W>),
 ) -> LinearOps<W> {
     LinearOps {
@@ -223,6 +245,11 @@ fn ops<W>(
             name: gemv.0,
             isa: Isa::Avx2,
             f: gemv.1,
+        },
+        gemv_row: Kernel {
+            name: gemv_row.0,
+            isa: Isa::Avx2,
+            f: gemv_row.1,
         },
         dot_max_out: DOT_MAX_OUT,
         dot_lanes: 8,
@@ -241,18 +268,21 @@ pub(super) fn kernels() -> LinearKernels {
             GEMV_MAX_ROWS_F32,
             ("gemm_f32_avx2", gemm_f32_avx2),
             ("gemv_f32_avx2", gemv_f32_avx2),
+            ("gemv_row_f32_avx2", gemv_row_f32_avx2),
             ("dot_f32_avx2", dot_f32_avx2),
         ),
         fp16: ops(
             GEMV_MAX_ROWS_16,
             ("gemm_f16_avx2", gemm_f16_avx2),
             ("gemv_f16_avx2", gemv_f16_avx2),
+            ("gemv_row_f16_avx2", gemv_row_f16_avx2),
             ("dot_f16_avx2", dot_f16_avx2),
         ),
         bf16: ops(
             GEMV_MAX_ROWS_16,
             ("gemm_bf16_avx2", gemm_bf16_avx2),
             ("gemv_bf16_avx2", gemv_bf16_avx2),
+            ("gemv_row_bf16_avx2", gemv_row_bf16_avx2),
             ("dot_bf16_avx2", dot_bf16_avx2),
         ),
     }

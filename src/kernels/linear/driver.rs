@@ -335,8 +335,7 @@ unsafe fn gemm_xpacked<V: F32Vec, const NV: usize>(
     }
 }
 
-/// GEMV: each row streams every panel once, front to back; `U` accumulator sets per panel keep
-/// `U · NV` FMA chains in flight (FMA latency × ports).
+/// GEMV: each row streams every panel once, front to back ([`gemv_row`]).
 ///
 /// # Safety
 /// As [`gemm`].
@@ -345,59 +344,69 @@ pub(crate) unsafe fn gemv<V: F32Vec, P: Panel<V>, const NV: usize, const U: usiz
     call: &LinearCall<'_, P::Elem>,
     y: &mut [f32],
 ) {
-    const { assert!(NV * V::LANES <= MAX_TILE && NV > 0 && U > 0) };
-    let nr = NV * V::LANES;
-    let (m, k, n) = (call.rows, call.k, call.n);
-    let panel_len = padded_k(k, P::KSTEP) * nr;
-    let n_panels = n.div_ceil(nr);
+    let (k, n) = (call.k, call.n);
     let (x, w, bias, yp) = (
         call.x.as_ptr(),
         call.panels.as_ptr(),
         call.bias.as_ptr(),
         y.as_mut_ptr(),
     );
-    let mut scratch = MaybeUninit::<[f32; MAX_TILE]>::uninit();
-    let sp = scratch.as_mut_ptr().cast::<f32>();
-    // Full panels in whole groups go through gemv_group; the rest one panel at a time.
+    for r in 0..call.rows {
+        // SAFETY: r < rows, and check_call proved x holds rows × k, y rows × n, and the panels
+        // and padded bias cover n columns.
+        unsafe { gemv_row::<V, P, NV, U>(x.add(r * k), w, bias, yp.add(r * n), k, n, call.relu) };
+    }
+}
+
+/// One row of the GEMV: full panels four at a time ([`gemv_group`]), then the rest one panel at
+/// a time with `U` accumulator sets per panel keeping `U · NV` FMA chains in flight (FMA
+/// latency × ports); a partial last panel goes through a stack tile.
+///
+/// # Safety
+/// The CPU supports `V`'s ISA; `x` is valid for `k` reads and `y` for `n` writes; `w` holds
+/// `ceil(n / nr)` panels of `padded_k(k) × nr` and `bias` `ceil(n / nr) · nr` floats.
+#[inline(always)]
+pub(crate) unsafe fn gemv_row<V: F32Vec, P: Panel<V>, const NV: usize, const U: usize>(
+    x: *const f32,
+    w: *const P::Elem,
+    bias: *const f32,
+    y: *mut f32,
+    k: usize,
+    n: usize,
+    relu: bool,
+) {
+    const { assert!(NV * V::LANES <= MAX_TILE && NV > 0 && U > 0) };
+    let nr = NV * V::LANES;
+    let panel_len = padded_k(k, P::KSTEP) * nr;
     let grouped = n / nr / GEMV_GROUP * GEMV_GROUP;
-    for r in 0..m {
-        // SAFETY: r < m and check_call proved x holds m rows of k.
-        let xr = unsafe { x.add(r * k) };
-        for p in (0..grouped).step_by(GEMV_GROUP) {
-            // SAFETY: panels p..p + GEMV_GROUP are full (p + GEMV_GROUP ≤ n / nr), so their
-            // weights, padded bias and output columns are inside the buffers (check_call).
-            unsafe {
-                gemv_group::<V, P, NV, GEMV_GROUP>(
-                    k,
-                    xr,
-                    w.add(p * panel_len),
-                    panel_len,
-                    bias.add(p * nr),
-                    yp.add(r * n + p * nr),
-                    call.relu,
-                );
-            }
+    for p in (0..grouped).step_by(GEMV_GROUP) {
+        // SAFETY: panels p..p + GEMV_GROUP are full (p + GEMV_GROUP ≤ n / nr), so their
+        // weights, padded bias and output columns are inside the buffers (caller).
+        unsafe {
+            gemv_group::<V, P, NV, GEMV_GROUP>(
+                k,
+                x,
+                w.add(p * panel_len),
+                panel_len,
+                bias.add(p * nr),
+                y.add(p * nr),
+                relu,
+            );
         }
-        for p in grouped..n_panels {
-            let cols = nr.min(n - p * nr);
-            // SAFETY: as in gemm: whole panels and padded bias (check_call); the output row
-            // segment is inside rows × n, or the stack tile (nr ≤ MAX_TILE) for the last panel.
-            unsafe {
-                let (wp, bp) = (w.add(p * panel_len), bias.add(p * nr));
-                if cols == nr {
-                    gemv_panel::<V, P, NV, U>(
-                        k,
-                        xr,
-                        wp,
-                        bp,
-                        yp.add(r * n + p * nr),
-                        Start::Bias,
-                        call.relu,
-                    );
-                } else {
-                    gemv_panel::<V, P, NV, U>(k, xr, wp, bp, sp, Start::Bias, call.relu);
-                    std::ptr::copy_nonoverlapping(sp, yp.add(r * n + p * nr), cols);
-                }
+    }
+    for p in grouped..n.div_ceil(nr) {
+        let cols = nr.min(n - p * nr);
+        // SAFETY: whole panels and padded bias (caller); the output segment is inside y, or
+        // the stack tile (nr ≤ MAX_TILE floats) for a partial last panel.
+        unsafe {
+            let (wp, bp, yp) = (w.add(p * panel_len), bias.add(p * nr), y.add(p * nr));
+            if cols == nr {
+                gemv_panel::<V, P, NV, U>(k, x, wp, bp, yp, Start::Bias, relu);
+            } else {
+                let mut tile = MaybeUninit::<[f32; MAX_TILE]>::uninit();
+                let sp = tile.as_mut_ptr().cast::<f32>();
+                gemv_panel::<V, P, NV, U>(k, x, wp, bp, sp, Start::Bias, relu);
+                std::ptr::copy_nonoverlapping(sp, yp, cols);
             }
         }
     }
@@ -523,3 +532,26 @@ macro_rules! target_entry {
 }
 #[cfg(target_arch = "x86_64")]
 pub(crate) use target_entry;
+
+/// Stamps the unchecked per-row GEMV entry ([`super::GemvRowFn`]) for an ISA, instantiating
+/// [`gemv_row`] for it. Only placed in tables of levels the CPU has, like [`target_entry`].
+#[cfg(target_arch = "x86_64")]
+macro_rules! row_entry {
+    ($features:literal, $name:ident, gemv_row::<$v:ty, $p:ty, $a:literal, $b:literal>, $elem:ty) => {
+        #[target_feature(enable = $features)]
+        unsafe fn $name(
+            x: *const f32,
+            panels: *const $elem,
+            bias: *const f32,
+            y: *mut f32,
+            k: usize,
+            n: usize,
+            relu: bool,
+        ) {
+            // SAFETY: forwarded from the caller (the `GemvRowFn` contract).
+            unsafe { driver::gemv_row::<$v, $p, $a, $b>(x, panels, bias, y, k, n, relu) }
+        }
+    };
+}
+#[cfg(target_arch = "x86_64")]
+pub(crate) use row_entry;

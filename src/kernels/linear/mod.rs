@@ -130,6 +130,25 @@ pub struct LinearCall<'a, W> {
 /// Panics if the call's buffers are shorter than its shapes say.
 pub type LinearFn<W> = for<'a, 'b> fn(&LinearCall<'a, W>, &'b mut [f32]);
 
+/// One row of a batch-1 GEMV with no checks: `y[..n] = act(x[..k]·Wᵀ + b)` (ReLU when the last
+/// argument is set). The same body as [`LinearOps::gemv`] runs per row; [`PackedLinear`] calls
+/// this entry instead for its small batches, since it built the panels itself and checks `x`
+/// and `y` once: at 11 → 128 the call struct and the re-check were a sixth of the call.
+///
+/// # Safety
+/// The CPU has the entry's ISA; `x` is valid for `k` reads and `y` for `n` writes; `panels`
+/// holds `ceil(n / nr)` panels of `padded_k(k) × nr` weights in this table's layout, and `bias`
+/// `ceil(n / nr) · nr` floats.
+pub type GemvRowFn<W> = unsafe fn(
+    x: *const f32,
+    panels: *const W,
+    bias: *const f32,
+    y: *mut f32,
+    k: usize,
+    n: usize,
+    relu: bool,
+);
+
 /// The kernels for one weight dtype, and the panel shape they share.
 #[derive(Clone, Copy, Debug)]
 pub struct LinearOps<W: 'static> {
@@ -144,6 +163,8 @@ pub struct LinearOps<W: 'static> {
     pub gemm: Kernel<LinearFn<W>>,
     /// Batch-1 GEMV, `gemv_{dtype}_{isa}`.
     pub gemv: Kernel<LinearFn<W>>,
+    /// The GEMV's per-row body without the call checks, `gemv_row_{dtype}_{isa}`.
+    pub gemv_row: Kernel<GemvRowFn<W>>,
     /// Layers with at most this many outputs use [`LinearOps::dot`] at every batch size.
     pub dot_max_out: usize,
     /// f32 lanes of the dot kernel's vectors: its weight rows are padded to whole

@@ -27,6 +27,11 @@ impl<T: Copy + Default> AlignedVec<T> {
         &self.buf[self.start..self.start + self.len]
     }
 
+    /// The first element, without the slice's bounds check (for the per-call kernel entries).
+    pub(crate) fn as_ptr(&self) -> *const T {
+        self.buf.as_ptr().wrapping_add(self.start)
+    }
+
     pub(crate) fn as_mut_slice(&mut self) -> &mut [T] {
         &mut self.buf[self.start..self.start + self.len]
     }

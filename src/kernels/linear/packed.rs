@@ -167,30 +167,58 @@ impl PackedLinear {
         }
         let lk = &self.kernels.linear;
         match &self.panels {
-            Panels::F32(p) => self.run(&lk.fp32, p.as_slice(), x, rows, y),
-            Panels::F16(p) => self.run(&lk.fp16, p.as_slice(), x, rows, y),
-            Panels::Bf16(p) => self.run(&lk.bf16, p.as_slice(), x, rows, y),
+            Panels::F32(p) => self.run(&lk.fp32, p, x, rows, y),
+            Panels::F16(p) => self.run(&lk.fp16, p, x, rows, y),
+            Panels::Bf16(p) => self.run(&lk.bf16, p, x, rows, y),
         }
         Ok(())
     }
 
-    fn run<W>(&self, ops: &LinearOps<W>, panels: &[W], x: &[f32], rows: usize, y: &mut [f32]) {
+    /// Runs the kernel for `rows` rows; `x` and `y` were checked against the shape
+    /// ([`check_io`]), and `rows` and `out` are nonzero.
+    fn run<W: Copy + Default>(
+        &self,
+        ops: &LinearOps<W>,
+        panels: &AlignedVec<W>,
+        x: &[f32],
+        rows: usize,
+        y: &mut [f32],
+    ) {
+        let (k, n) = (self.in_features, self.out_features);
+        let relu = self.activation == Activation::Relu;
+        if !self.narrow && rows <= ops.gemv_max_rows {
+            // A few rows: the GEMV body per row, through its unchecked entry (a batch-1 call
+            // is short enough that building and re-checking a `LinearCall` showed).
+            let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
+            for r in 0..rows {
+                // SAFETY: the entry is from this layer's table, whose levels the CPU has
+                // (`LinearKernels::for_isa`); check_io proved x holds rows × k and y rows × n,
+                // so row r's k inputs and n outputs are inside them; `new` packed ceil(n / nr)
+                // panels of padded_k(k) × nr for this table and padded the bias to match.
+                unsafe {
+                    (ops.gemv_row.f)(
+                        xp.add(r * k),
+                        panels.as_ptr(),
+                        self.bias.as_ptr(),
+                        yp.add(r * n),
+                        k,
+                        n,
+                        relu,
+                    )
+                };
+            }
+            return;
+        }
         let call = LinearCall {
             x,
             rows,
-            k: self.in_features,
-            n: self.out_features,
-            panels,
+            k,
+            n,
+            panels: panels.as_slice(),
             bias: self.bias.as_slice(),
-            relu: self.activation == Activation::Relu,
+            relu,
         };
-        let kernel = if self.narrow {
-            ops.dot
-        } else if rows <= ops.gemv_max_rows {
-            ops.gemv
-        } else {
-            ops.gemm
-        };
+        let kernel = if self.narrow { ops.dot } else { ops.gemm };
         (kernel.f)(&call, y);
     }
 

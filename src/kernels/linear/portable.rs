@@ -131,6 +131,28 @@ portable_entry!(gemv_f32_portable, gemv::<F32Panel, 1, 4>, f32);
 portable_entry!(gemv_f16_portable, gemv::<F16Panel, 1, 4>, f16);
 portable_entry!(gemv_bf16_portable, gemv::<Bf16PairPanel, 1, 4>, bf16);
 
+/// The unchecked per-row GEMV entry ([`super::GemvRowFn`]) on the portable vector type.
+macro_rules! portable_row_entry {
+    ($name:ident, $p:ty, $elem:ty) => {
+        unsafe fn $name(
+            x: *const f32,
+            panels: *const $elem,
+            bias: *const f32,
+            y: *mut f32,
+            k: usize,
+            n: usize,
+            relu: bool,
+        ) {
+            // SAFETY: portable code runs on any CPU; the buffers are the caller's contract.
+            unsafe { driver::gemv_row::<f32x8, $p, 1, 4>(x, panels, bias, y, k, n, relu) }
+        }
+    };
+}
+
+portable_row_entry!(gemv_row_f32_portable, F32Panel, f32);
+portable_row_entry!(gemv_row_f16_portable, F16Panel, f16);
+portable_row_entry!(gemv_row_bf16_portable, Bf16PairPanel, bf16);
+
 macro_rules! portable_dot_entry {
     ($name:ident, $p:ty, $elem:ty) => {
         fn $name(call: &LinearCall<'_, $elem>, y: &mut [f32]) {
@@ -152,6 +174,7 @@ fn ops<W>(
     gemv_max_rows: usize,
     gemm: (&'static str, super::LinearFn<W>),
     gemv: (&'static str, super::LinearFn<W>),
+    gemv_row: (&'static str, super::GemvRowFn<W>),
     dot: (&'static str, super::LinearFn<W>),
 ) -> LinearOps<W> {
     LinearOps {
@@ -167,6 +190,11 @@ fn ops<W>(
             name: gemv.0,
             isa: Isa::Portable,
             f: gemv.1,
+        },
+        gemv_row: Kernel {
+            name: gemv_row.0,
+            isa: Isa::Portable,
+            f: gemv_row.1,
         },
         dot_max_out: DOT_MAX_OUT,
         dot_lanes: 8,
@@ -185,18 +213,21 @@ pub(super) fn kernels() -> LinearKernels {
             GEMV_MAX_ROWS_F32,
             ("gemm_f32_portable", gemm_f32_portable),
             ("gemv_f32_portable", gemv_f32_portable),
+            ("gemv_row_f32_portable", gemv_row_f32_portable),
             ("dot_f32_portable", dot_f32_portable),
         ),
         fp16: ops(
             GEMV_MAX_ROWS_16,
             ("gemm_f16_portable", gemm_f16_portable),
             ("gemv_f16_portable", gemv_f16_portable),
+            ("gemv_row_f16_portable", gemv_row_f16_portable),
             ("dot_f16_portable", dot_f16_portable),
         ),
         bf16: ops(
             GEMV_MAX_ROWS_16,
             ("gemm_bf16_portable", gemm_bf16_portable),
             ("gemv_bf16_portable", gemv_bf16_portable),
+            ("gemv_row_bf16_portable", gemv_row_bf16_portable),
             ("dot_bf16_portable", dot_bf16_portable),
         ),
     }
