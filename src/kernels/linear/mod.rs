@@ -20,7 +20,10 @@
 //! vector's few weights stay in registers while rows stream past (`micro::small_k_rows`; two
 //! vectors per pass for `in ≤ 11`, `small_k_rows_pair`), since a tile's fixed costs would match
 //! its FMAs there. The GEMV runs full panels four at a time
-//! (`micro::gemv_group`): eight independent FMA chains, no partial sums to fold.
+//! (`micro::gemv_group`): eight independent FMA chains, no partial sums to fold. Its per-row
+//! body has two entries: the checked [`LinearOps::gemv`] (a [`LinearCall`]), and the unchecked
+//! [`LinearOps::gemv_row`] that [`PackedLinear`] calls for small batches, since it packed the
+//! buffers itself and has checked `x` and `y`.
 //!
 //! The GEMM widens 16-bit panels to f32 one K chunk at a time (once per row block, not per
 //! tile); the GEMV converts on the fly, which on this CPU costs 1 ALU uop per bf16 lane pair
