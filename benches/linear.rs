@@ -10,8 +10,10 @@
 //! Where storing a case's output costs over a quarter of its FMA time (the `in = 11` layer), a
 //! second line gives that cost from the measured write bandwidth and the ceiling it implies.
 //!
-//! Batch ≥ 16 lines also give a `paired` share: each timing sample divided by an FMA-peak sample
-//! taken next to it (see `paired_peak_ratio`), the steadier figure on a shared VM.
+//! Every line also gives a `paired` share: each timing sample divided by a sample of its limit
+//! taken next to it (an FMA-peak sample for batch ≥ 16, see `paired_peak_ratio`; a read of the
+//! same working set for batch 1, see `paired_bandwidth_ratio`), the steadier figure on a shared
+//! VM.
 //!
 //! `LINEAR_BENCH_QUICK=1` skips criterion and prints only the summaries (for tuning runs);
 //! `LINEAR_BENCH_DTYPES=f32,bf16` limits the dtypes, `LINEAR_BENCH_SHAPES=192x256,11x128` the
@@ -92,17 +94,7 @@ fn time_secs(f: impl FnMut()) -> (f64, f64) {
 /// seconds earlier does not. `None` where the bench has no FMA sampler for this CPU.
 fn paired_peak_ratio(flops: f64, mut f: impl FnMut()) -> Option<f64> {
     fma_sampler::gflops(1)?;
-    let mut iters = 1u64;
-    loop {
-        let t = Instant::now();
-        for _ in 0..iters {
-            f();
-        }
-        if t.elapsed() > Duration::from_micros(300) {
-            break;
-        }
-        iters *= 2;
-    }
+    let iters = sample_reps(|n| (0..n).for_each(|_| f()));
     let mut ratios: Vec<f64> = (0..31)
         .map(|_| {
             let before = fma_sampler::gflops(20_000).unwrap_or(f64::NAN);
@@ -117,6 +109,44 @@ fn paired_peak_ratio(flops: f64, mut f: impl FnMut()) -> Option<f64> {
         .collect();
     ratios.sort_by(f64::total_cmp);
     Some(ratios[ratios.len() / 2])
+}
+
+/// Doubles `n` until `g(n)` takes over 300 µs (one paired sample); returns that `n`.
+fn sample_reps(mut g: impl FnMut(u64)) -> u64 {
+    let mut n = 1u64;
+    loop {
+        let t = Instant::now();
+        g(n);
+        if t.elapsed() > Duration::from_micros(300) {
+            return n;
+        }
+        n *= 2;
+    }
+}
+
+/// Median over 31 rounds of (GB/s of one sample of `f`, which reads `bytes`) / (read bandwidth
+/// of the same working set sampled right before and after it, the better of the two): the
+/// batch-1 counterpart of [`paired_peak_ratio`].
+fn paired_bandwidth_ratio(bytes: usize, mut f: impl FnMut()) -> f64 {
+    let reader = probe::ReadPasses::new(bytes);
+    let passes = sample_reps(|n| {
+        reader.sample_gbs(n as usize);
+    }) as usize;
+    let iters = sample_reps(|n| (0..n).for_each(|_| f()));
+    let mut ratios: Vec<f64> = (0..31)
+        .map(|_| {
+            let before = reader.sample_gbs(passes);
+            let t = Instant::now();
+            for _ in 0..iters {
+                f();
+            }
+            let gbs = (bytes as u64 * iters) as f64 / t.elapsed().as_secs_f64() / 1e9;
+            let after = reader.sample_gbs(passes);
+            gbs / before.max(after)
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    ratios[ratios.len() / 2]
 }
 
 /// A short sample of the same 12-chain FMA loop `probe::fma_peak_gflops` times (AVX-512 only:
@@ -216,10 +246,30 @@ mod fma_sampler {
     }
 }
 
+/// Floats that start on a 64-byte line, as `Mlp`'s workspace lends its activations: an output
+/// off a line adds a split store per vector (about 2 ns of an 11 → 128 batch-1 call), which
+/// would measure the allocator's luck, not the kernel.
+struct Lined {
+    buf: Vec<f32>,
+    start: usize,
+    len: usize,
+}
+
+impl Lined {
+    fn zeroed(len: usize) -> Lined {
+        let buf = vec![0.0; len + 16];
+        let start = buf.as_ptr().align_offset(64).min(16);
+        Lined { buf, start, len }
+    }
+    fn as_mut_slice(&mut self) -> &mut [f32] {
+        &mut self.buf[self.start..self.start + self.len]
+    }
+}
+
 struct Case {
     layer: PackedLinear,
     x: Vec<f32>,
-    y: Vec<f32>,
+    y: Lined,
     rows: usize,
 }
 
@@ -228,15 +278,15 @@ impl Case {
         Case {
             layer: layer(dtype, inp, out),
             x: values(rows * inp, 3),
-            y: vec![0.0; rows * out],
+            y: Lined::zeroed(rows * out),
             rows,
         }
     }
     fn run(&mut self) {
         self.layer
-            .forward(black_box(&self.x), self.rows, &mut self.y)
+            .forward(black_box(&self.x), self.rows, self.y.as_mut_slice())
             .expect("forward");
-        black_box(&mut self.y);
+        black_box(&mut self.y.buf);
     }
     fn id(&self) -> (String, String) {
         let l = &self.layer;
@@ -303,13 +353,15 @@ fn bench_dtype(c: &mut Criterion, dtype: Dtype, batches: &[usize], peak: f64, qu
             let bytes = case.layer.packed_bytes();
             let (bw, level) = (probe::read_bandwidth_gbs(bytes), probe::cache_level(bytes));
             let (gbs, best_gbs) = (bytes as f64 / secs / 1e9, bytes as f64 / best / 1e9);
+            let paired = paired_bandwidth_ratio(bytes, || case.run());
             println!(
                 "summary {kernel} {param}: {:.0} ns, {gbs:.1} GB/s of {} KiB = {:.0}% of {level} read \
-                 bandwidth {bw:.1} GB/s (best {:.0}%)",
+                 bandwidth {bw:.1} GB/s (best {:.0}%, paired {:.0}%)",
                 secs * 1e9,
                 bytes / 1024,
                 100.0 * gbs / bw,
-                100.0 * best_gbs / bw
+                100.0 * best_gbs / bw,
+                100.0 * paired
             );
             if let Some(wgbs) = widen {
                 println!(
@@ -333,7 +385,7 @@ fn bench_dtype(c: &mut Criterion, dtype: Dtype, batches: &[usize], peak: f64, qu
             );
             // Storing the output is the other floor: for a small `in` it costs about as much as
             // the FMAs (11 × 128: 512 bytes written per 2816 FLOP).
-            let y_bytes = 4 * case.y.len();
+            let y_bytes = 4 * case.y.len;
             let (wbw, level) = (
                 probe::write_bandwidth_gbs(y_bytes),
                 probe::cache_level(y_bytes),

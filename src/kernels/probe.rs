@@ -54,11 +54,41 @@ pub fn fma_peak_gflops_for(isa: Isa) -> f64 {
 /// One thread's read bandwidth in GB/s (1e9 bytes/s) over a working set of `bytes` bytes
 /// (rounded up to a 64-byte line, at least one line), read repeatedly.
 pub fn read_bandwidth_gbs(bytes: usize) -> f64 {
-    let lines = bytes.div_ceil(64).max(1);
-    let buf: Vec<Line> = (0..lines).map(|i| Line([i as f32 * 1e-9; 16])).collect();
-    pass_bandwidth_gbs(lines, |_| {
-        std::hint::black_box(sum_lines(std::hint::black_box(&buf)));
-    })
+    let reader = ReadPasses::new(bytes);
+    pass_bandwidth_gbs(reader.lines(), |_| reader.pass())
+}
+
+/// The read that [`read_bandwidth_gbs`] times, one sample at a time: a benchmark can take a read
+/// sample right beside each of its own samples and report the ratio, which a noisy neighbour
+/// slows on both sides alike (where the best-of-rounds limit and a median kernel time taken
+/// seconds apart can differ by 2× on a busy host).
+pub struct ReadPasses {
+    buf: Vec<Line>,
+}
+
+impl ReadPasses {
+    /// A working set of `bytes` bytes (rounded up to a 64-byte line, at least one line).
+    pub fn new(bytes: usize) -> Self {
+        let lines = bytes.div_ceil(64).max(1);
+        ReadPasses {
+            buf: (0..lines).map(|i| Line([i as f32 * 1e-9; 16])).collect(),
+        }
+    }
+
+    fn lines(&self) -> usize {
+        self.buf.len()
+    }
+
+    fn pass(&self) {
+        std::hint::black_box(sum_lines(std::hint::black_box(&self.buf)));
+    }
+
+    /// GB/s of `passes` passes over the working set, timed now.
+    pub fn sample_gbs(&self, passes: usize) -> f64 {
+        let t = Instant::now();
+        (0..passes).for_each(|_| self.pass());
+        (self.lines() * 64 * passes) as f64 / t.elapsed().as_secs_f64().max(1e-12) / 1e9
+    }
 }
 
 /// One thread's write bandwidth in GB/s over a buffer of `bytes` bytes (rounded up to a 64-byte
