@@ -179,19 +179,19 @@ entry!(
 );
 
 row_entry!(
-    "avx2,fma,f16c",
+    #[target_feature(enable = "avx2,fma,f16c")]
     gemv_row_f32_avx2,
     gemv_row::<__m256, F32Panel, 2, 4>,
     f32
 );
 row_entry!(
-    "avx2,fma,f16c",
+    #[target_feature(enable = "avx2,fma,f16c")]
     gemv_row_f16_avx2,
     gemv_row::<__m256, F16Panel, 2, 4>,
     f16
 );
 row_entry!(
-    "avx2,fma,f16c",
+    #[target_feature(enable = "avx2,fma,f16c")]
     gemv_row_bf16_avx2,
     gemv_row::<__m256, Bf16PairPanel, 2, 4>,
     bf16

@@ -336,19 +336,19 @@ entry!(
 );
 
 row_entry!(
-    "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c",
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c")]
     gemv_row_f32_avx512,
     gemv_row::<__m512, F32Panel, 2, 4>,
     f32
 );
 row_entry!(
-    "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c",
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c")]
     gemv_row_f16_avx512,
     gemv_row::<__m512, F16Panel, 2, 4>,
     f16
 );
 row_entry!(
-    "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c",
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c")]
     gemv_row_bf16_avx512,
     gemv_row::<__m512, Bf16PairPanel, 2, 4>,
     bf16

@@ -533,12 +533,13 @@ macro_rules! target_entry {
 #[cfg(target_arch = "x86_64")]
 pub(crate) use target_entry;
 
-/// Stamps the unchecked per-row GEMV entry ([`super::GemvRowFn`]) for an ISA, instantiating
-/// [`gemv_row`] for it. Only placed in tables of levels the CPU has, like [`target_entry`].
-#[cfg(target_arch = "x86_64")]
+/// Stamps the unchecked per-row GEMV entry ([`super::GemvRowFn`]) for a level, instantiating
+/// [`gemv_row`] for it; the attributes given first (a `#[target_feature]` for an x86 level, none
+/// for portable) go on the fn. Only placed in tables of levels the CPU has, like
+/// [`target_entry`].
 macro_rules! row_entry {
-    ($features:literal, $name:ident, gemv_row::<$v:ty, $p:ty, $a:literal, $b:literal>, $elem:ty) => {
-        #[target_feature(enable = $features)]
+    ($(#[$attr:meta])* $name:ident, gemv_row::<$v:ty, $p:ty, $a:literal, $b:literal>, $elem:ty) => {
+        $(#[$attr])*
         unsafe fn $name(
             x: *const f32,
             panels: *const $elem,
@@ -548,10 +549,10 @@ macro_rules! row_entry {
             n: usize,
             relu: bool,
         ) {
-            // SAFETY: forwarded from the caller (the `GemvRowFn` contract).
+            // SAFETY: forwarded from the caller (the `GemvRowFn` contract); a table holds this
+            // entry only for a level the CPU has.
             unsafe { driver::gemv_row::<$v, $p, $a, $b>(x, panels, bias, y, k, n, relu) }
         }
     };
 }
-#[cfg(target_arch = "x86_64")]
 pub(crate) use row_entry;

@@ -7,7 +7,7 @@ use half::{bf16, f16};
 use wide::f32x8;
 
 use super::dot::{check_dot_call, DOT_MAX_OUT};
-use super::driver::{self, check_call, GEMV_MAX_ROWS_16, GEMV_MAX_ROWS_F32};
+use super::driver::{self, check_call, row_entry, GEMV_MAX_ROWS_16, GEMV_MAX_ROWS_F32};
 use super::simd::{Bf16PairPanel, F16Panel, F32Panel, F32Vec, Panel};
 use super::{LinearCall, LinearKernels, LinearOps};
 use crate::kernels::dispatch::{Isa, Kernel};
@@ -131,27 +131,21 @@ portable_entry!(gemv_f32_portable, gemv::<F32Panel, 1, 4>, f32);
 portable_entry!(gemv_f16_portable, gemv::<F16Panel, 1, 4>, f16);
 portable_entry!(gemv_bf16_portable, gemv::<Bf16PairPanel, 1, 4>, bf16);
 
-/// The unchecked per-row GEMV entry ([`super::GemvRowFn`]) on the portable vector type.
-macro_rules! portable_row_entry {
-    ($name:ident, $p:ty, $elem:ty) => {
-        unsafe fn $name(
-            x: *const f32,
-            panels: *const $elem,
-            bias: *const f32,
-            y: *mut f32,
-            k: usize,
-            n: usize,
-            relu: bool,
-        ) {
-            // SAFETY: portable code runs on any CPU; the buffers are the caller's contract.
-            unsafe { driver::gemv_row::<f32x8, $p, 1, 4>(x, panels, bias, y, k, n, relu) }
-        }
-    };
-}
-
-portable_row_entry!(gemv_row_f32_portable, F32Panel, f32);
-portable_row_entry!(gemv_row_f16_portable, F16Panel, f16);
-portable_row_entry!(gemv_row_bf16_portable, Bf16PairPanel, bf16);
+row_entry!(
+    gemv_row_f32_portable,
+    gemv_row::<f32x8, F32Panel, 1, 4>,
+    f32
+);
+row_entry!(
+    gemv_row_f16_portable,
+    gemv_row::<f32x8, F16Panel, 1, 4>,
+    f16
+);
+row_entry!(
+    gemv_row_bf16_portable,
+    gemv_row::<f32x8, Bf16PairPanel, 1, 4>,
+    bf16
+);
 
 macro_rules! portable_dot_entry {
     ($name:ident, $p:ty, $elem:ty) => {
