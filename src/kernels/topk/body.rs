@@ -313,14 +313,17 @@ pub(super) unsafe fn scan_batch<L: Lanes, E: Elem, const BB: usize, const Q: usi
 
 /// Most dimension pairs [`scan_batch_qpacked`] packs on the stack (dimensions ≤ 256); wider
 /// items take [`scan_batch`].
+#[cfg(target_arch = "x86_64")]
 pub(super) const QPACKED_MAX_STEPS: usize = 128;
 
 /// Largest query tile of [`scan_batch_qpacked`].
+#[cfg(target_arch = "x86_64")]
 const QPACKED_MAX_Q: usize = 12;
 
 /// A query tile packed step-major: for step `s`, the `Q` even-dimension values, then the `Q`
 /// odd ones (`2 · Q` floats per step), so one bumped pointer plus constant offsets reaches every
 /// broadcast.
+#[cfg(target_arch = "x86_64")]
 #[repr(C, align(64))]
 struct QPack([f32; 2 * QPACKED_MAX_Q * QPACKED_MAX_STEPS]);
 
@@ -336,6 +339,7 @@ struct QPack([f32; 2 * QPACKED_MAX_Q * QPACKED_MAX_STEPS]);
 ///
 /// # Safety
 /// As [`scan`]; `items` has at most [`QPACKED_MAX_STEPS`] steps.
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub(super) unsafe fn scan_batch_qpacked<L: Lanes, E: Elem>(
     items: &PackedItems,
@@ -375,6 +379,7 @@ pub(super) unsafe fn scan_batch_qpacked<L: Lanes, E: Elem>(
 
 /// Packs `tile` (padded to `Q` with its last query) into `pack`, then scores groups `g0..g1`;
 /// with `pf`, also prefetches the next chunk (see [`prefetch_ahead`]).
+#[cfg(target_arch = "x86_64")]
 #[inline(always)]
 unsafe fn qpacked_tile<L: Lanes, E: Elem, const Q: usize>(
     v: &View<E::T>,
