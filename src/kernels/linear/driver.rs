@@ -375,7 +375,7 @@ pub(crate) unsafe fn gemv_row<V: F32Vec, P: Panel<V>, const NV: usize, const U: 
     n: usize,
     relu: bool,
 ) {
-    const { assert!(NV * V::LANES <= MAX_TILE && NV > 0 && U > 0) };
+    const { assert!(NV * V::LANES <= MAX_NR && NV > 0 && U > 0) };
     let nr = NV * V::LANES;
     let panel_len = padded_k(k, P::KSTEP) * nr;
     let grouped = n / nr / GEMV_GROUP * GEMV_GROUP;
@@ -397,13 +397,13 @@ pub(crate) unsafe fn gemv_row<V: F32Vec, P: Panel<V>, const NV: usize, const U: 
     for p in grouped..n.div_ceil(nr) {
         let cols = nr.min(n - p * nr);
         // SAFETY: whole panels and padded bias (caller); the output segment is inside y, or
-        // the stack tile (nr ≤ MAX_TILE floats) for a partial last panel.
+        // the stack tile (nr ≤ MAX_NR floats) for a partial last panel.
         unsafe {
             let (wp, bp, yp) = (w.add(p * panel_len), bias.add(p * nr), y.add(p * nr));
             if cols == nr {
                 gemv_panel::<V, P, NV, U>(k, x, wp, bp, yp, Start::Bias, relu);
             } else {
-                let mut tile = MaybeUninit::<[f32; MAX_TILE]>::uninit();
+                let mut tile = MaybeUninit::<[f32; MAX_NR]>::uninit();
                 let sp = tile.as_mut_ptr().cast::<f32>();
                 gemv_panel::<V, P, NV, U>(k, x, wp, bp, sp, Start::Bias, relu);
                 std::ptr::copy_nonoverlapping(sp, yp, cols);
