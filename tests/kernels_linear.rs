@@ -134,19 +134,16 @@ fn check(case: &Case) -> Result<(), String> {
             Dtype::F32 => (
                 common::isa::assert_body(table, &ops.fp32.gemm, true),
                 common::isa::assert_body(table, &ops.fp32.gemv, true),
-                common::isa::assert_body(table, &ops.fp32.gemv_row, true),
                 common::isa::assert_body(table, &ops.fp32.dot, true),
             ),
             Dtype::F16 => (
                 common::isa::assert_body(table, &ops.fp16.gemm, true),
                 common::isa::assert_body(table, &ops.fp16.gemv, true),
-                common::isa::assert_body(table, &ops.fp16.gemv_row, true),
                 common::isa::assert_body(table, &ops.fp16.dot, true),
             ),
             Dtype::Bf16 => (
                 common::isa::assert_body(table, &ops.bf16.gemm, true),
                 common::isa::assert_body(table, &ops.bf16.gemv, true),
-                common::isa::assert_body(table, &ops.bf16.gemv_row, true),
                 common::isa::assert_body(table, &ops.bf16.dot, true),
             ),
         };

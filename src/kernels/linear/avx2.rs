@@ -159,40 +159,22 @@ entry!(
     gemm::<__m256, Bf16PairPanel, 6, 2>,
     bf16
 );
-entry!(
-    gemv_f32_avx2,
-    gemv_f32_body,
-    gemv::<__m256, F32Panel, 2, 4>,
-    f32
-);
-entry!(
-    gemv_f16_avx2,
-    gemv_f16_body,
-    gemv::<__m256, F16Panel, 2, 4>,
-    f16
-);
-entry!(
-    gemv_bf16_avx2,
-    gemv_bf16_body,
-    gemv::<__m256, Bf16PairPanel, 2, 4>,
-    bf16
-);
 
 row_entry!(
     #[target_feature(enable = "avx2,fma,f16c")]
-    gemv_row_f32_avx2,
+    gemv_f32_avx2,
     gemv_row::<__m256, F32Panel, 2, 4>,
     f32
 );
 row_entry!(
     #[target_feature(enable = "avx2,fma,f16c")]
-    gemv_row_f16_avx2,
+    gemv_f16_avx2,
     gemv_row::<__m256, F16Panel, 2, 4>,
     f16
 );
 row_entry!(
     #[target_feature(enable = "avx2,fma,f16c")]
-    gemv_row_bf16_avx2,
+    gemv_bf16_avx2,
     gemv_row::<__m256, Bf16PairPanel, 2, 4>,
     bf16
 );
@@ -228,8 +210,7 @@ const _: () = assert!(MR == 6 && NV == 2 && U == 4);
 fn ops<W>(
     gemv_max_rows: usize,
     gemm: (&'static str, LinearFn<W>),
-    gemv: (&'static str, LinearFn<W>),
-    gemv_row: (&'static str, GemvRowFn<W>),
+    gemv: (&'static str, GemvRowFn<W>),
     dot: (&'static str, LinearFn<W>),
 ) -> LinearOps<W> {
     LinearOps {
@@ -245,11 +226,6 @@ fn ops<W>(
             name: gemv.0,
             isa: Isa::Avx2,
             f: gemv.1,
-        },
-        gemv_row: Kernel {
-            name: gemv_row.0,
-            isa: Isa::Avx2,
-            f: gemv_row.1,
         },
         dot_max_out: DOT_MAX_OUT,
         dot_lanes: 8,
@@ -268,21 +244,18 @@ pub(super) fn kernels() -> LinearKernels {
             GEMV_MAX_ROWS_F32,
             ("gemm_f32_avx2", gemm_f32_avx2),
             ("gemv_f32_avx2", gemv_f32_avx2),
-            ("gemv_row_f32_avx2", gemv_row_f32_avx2),
             ("dot_f32_avx2", dot_f32_avx2),
         ),
         fp16: ops(
             GEMV_MAX_ROWS_16,
             ("gemm_f16_avx2", gemm_f16_avx2),
             ("gemv_f16_avx2", gemv_f16_avx2),
-            ("gemv_row_f16_avx2", gemv_row_f16_avx2),
             ("dot_f16_avx2", dot_f16_avx2),
         ),
         bf16: ops(
             GEMV_MAX_ROWS_16,
             ("gemm_bf16_avx2", gemm_bf16_avx2),
             ("gemv_bf16_avx2", gemv_bf16_avx2),
-            ("gemv_row_bf16_avx2", gemv_row_bf16_avx2),
             ("dot_bf16_avx2", dot_bf16_avx2),
         ),
     }

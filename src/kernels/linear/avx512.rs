@@ -316,40 +316,22 @@ entry!(
     gemm::<__m512, Bf16PairPanel, 8, 2>,
     bf16
 );
-entry!(
-    gemv_f32_avx512,
-    gemv_f32_body,
-    gemv::<__m512, F32Panel, 2, 4>,
-    f32
-);
-entry!(
-    gemv_f16_avx512,
-    gemv_f16_body,
-    gemv::<__m512, F16Panel, 2, 4>,
-    f16
-);
-entry!(
-    gemv_bf16_avx512,
-    gemv_bf16_body,
-    gemv::<__m512, Bf16PairPanel, 2, 4>,
-    bf16
-);
 
 row_entry!(
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c")]
-    gemv_row_f32_avx512,
+    gemv_f32_avx512,
     gemv_row::<__m512, F32Panel, 2, 4>,
     f32
 );
 row_entry!(
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c")]
-    gemv_row_f16_avx512,
+    gemv_f16_avx512,
     gemv_row::<__m512, F16Panel, 2, 4>,
     f16
 );
 row_entry!(
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c")]
-    gemv_row_bf16_avx512,
+    gemv_bf16_avx512,
     gemv_row::<__m512, Bf16PairPanel, 2, 4>,
     bf16
 );
@@ -385,8 +367,7 @@ const _: () = assert!(MR == 8 && NV == 2 && U == 4);
 fn ops<W>(
     gemv_max_rows: usize,
     gemm: (&'static str, LinearFn<W>),
-    gemv: (&'static str, LinearFn<W>),
-    gemv_row: (&'static str, GemvRowFn<W>),
+    gemv: (&'static str, GemvRowFn<W>),
     dot: (&'static str, LinearFn<W>),
 ) -> LinearOps<W> {
     LinearOps {
@@ -402,11 +383,6 @@ fn ops<W>(
             name: gemv.0,
             isa: Isa::Avx512,
             f: gemv.1,
-        },
-        gemv_row: Kernel {
-            name: gemv_row.0,
-            isa: Isa::Avx512,
-            f: gemv_row.1,
         },
         dot_max_out: DOT_MAX_OUT,
         dot_lanes: 16,
@@ -425,21 +401,18 @@ pub(super) fn kernels() -> LinearKernels {
             GEMV_MAX_ROWS_F32,
             ("gemm_f32_avx512", gemm_f32_avx512),
             ("gemv_f32_avx512", gemv_f32_avx512),
-            ("gemv_row_f32_avx512", gemv_row_f32_avx512),
             ("dot_f32_avx512", dot_f32_avx512),
         ),
         fp16: ops(
             GEMV_MAX_ROWS_16,
             ("gemm_f16_avx512", gemm_f16_avx512),
             ("gemv_f16_avx512", gemv_f16_avx512),
-            ("gemv_row_f16_avx512", gemv_row_f16_avx512),
             ("dot_f16_avx512", dot_f16_avx512),
         ),
         bf16: ops(
             GEMV_MAX_ROWS_16,
             ("gemm_bf16_avx512", gemm_bf16_avx512),
             ("gemv_bf16_avx512", gemv_bf16_avx512),
-            ("gemv_row_bf16_avx512", gemv_row_bf16_avx512),
             ("dot_bf16_avx512", dot_bf16_avx512),
         ),
     }

@@ -1,6 +1,6 @@
-//! The one GEMM driver and one GEMV driver. Each ISA instantiates them inside a thin
-//! `#[target_feature]` wrapper ([`target_entry`]), so the whole loop nest, micro-kernel included,
-//! is compiled for that ISA. The drivers own every tail: partial tiles go through a stack tile,
+//! The one GEMM driver and one GEMV row driver. Each ISA instantiates them inside a thin
+//! `#[target_feature]` wrapper ([`target_entry`], [`row_entry`]), so the whole loop nest,
+//! micro-kernel included, is compiled for that ISA. The drivers own every tail: partial tiles go through a stack tile,
 //! missing rows of a partial tile re-read a valid row, so the micro-kernels in [`super::micro`]
 //! only ever see full tiles.
 
@@ -332,29 +332,6 @@ unsafe fn gemm_xpacked<V: F32Vec, const NV: usize>(
                 break;
             }
         }
-    }
-}
-
-/// GEMV: each row streams every panel once, front to back ([`gemv_row`]).
-///
-/// # Safety
-/// As [`gemm`].
-#[inline(always)]
-pub(crate) unsafe fn gemv<V: F32Vec, P: Panel<V>, const NV: usize, const U: usize>(
-    call: &LinearCall<'_, P::Elem>,
-    y: &mut [f32],
-) {
-    let (k, n) = (call.k, call.n);
-    let (x, w, bias, yp) = (
-        call.x.as_ptr(),
-        call.panels.as_ptr(),
-        call.bias.as_ptr(),
-        y.as_mut_ptr(),
-    );
-    for r in 0..call.rows {
-        // SAFETY: r < rows, and check_call proved x holds rows × k, y rows × n, and the panels
-        // and padded bias cover n columns.
-        unsafe { gemv_row::<V, P, NV, U>(x.add(r * k), w, bias, yp.add(r * n), k, n, call.relu) };
     }
 }
 

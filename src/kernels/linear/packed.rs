@@ -187,8 +187,7 @@ impl PackedLinear {
         let (k, n) = (self.in_features, self.out_features);
         let relu = self.activation == Activation::Relu;
         if !self.narrow && rows <= ops.gemv_max_rows {
-            // A few rows: the GEMV body per row, through its unchecked entry (a batch-1 call
-            // is short enough that building and re-checking a `LinearCall` showed).
+            // A few rows: the GEMV entry once per row (unchecked, see `GemvRowFn`).
             let (xp, yp) = (x.as_ptr(), y.as_mut_ptr());
             for r in 0..rows {
                 // SAFETY: the entry is from this layer's table, whose levels the CPU has
@@ -196,7 +195,7 @@ impl PackedLinear {
                 // so row r's k inputs and n outputs are inside them; `new` packed ceil(n / nr)
                 // panels of padded_k(k) × nr for this table and padded the bias to match.
                 unsafe {
-                    (ops.gemv_row.f)(
+                    (ops.gemv.f)(
                         xp.add(r * k),
                         panels.as_ptr(),
                         self.bias.as_ptr(),

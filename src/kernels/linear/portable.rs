@@ -127,22 +127,11 @@ macro_rules! portable_entry {
 portable_entry!(gemm_f32_portable, gemm::<F32Panel, 6, 1>, f32);
 portable_entry!(gemm_f16_portable, gemm::<F16Panel, 6, 1>, f16);
 portable_entry!(gemm_bf16_portable, gemm::<Bf16PairPanel, 6, 1>, bf16);
-portable_entry!(gemv_f32_portable, gemv::<F32Panel, 1, 4>, f32);
-portable_entry!(gemv_f16_portable, gemv::<F16Panel, 1, 4>, f16);
-portable_entry!(gemv_bf16_portable, gemv::<Bf16PairPanel, 1, 4>, bf16);
 
+row_entry!(gemv_f32_portable, gemv_row::<f32x8, F32Panel, 1, 4>, f32);
+row_entry!(gemv_f16_portable, gemv_row::<f32x8, F16Panel, 1, 4>, f16);
 row_entry!(
-    gemv_row_f32_portable,
-    gemv_row::<f32x8, F32Panel, 1, 4>,
-    f32
-);
-row_entry!(
-    gemv_row_f16_portable,
-    gemv_row::<f32x8, F16Panel, 1, 4>,
-    f16
-);
-row_entry!(
-    gemv_row_bf16_portable,
+    gemv_bf16_portable,
     gemv_row::<f32x8, Bf16PairPanel, 1, 4>,
     bf16
 );
@@ -167,8 +156,7 @@ const _: () = assert!(MR == 6 && NV == 1 && U == 4);
 fn ops<W>(
     gemv_max_rows: usize,
     gemm: (&'static str, super::LinearFn<W>),
-    gemv: (&'static str, super::LinearFn<W>),
-    gemv_row: (&'static str, super::GemvRowFn<W>),
+    gemv: (&'static str, super::GemvRowFn<W>),
     dot: (&'static str, super::LinearFn<W>),
 ) -> LinearOps<W> {
     LinearOps {
@@ -184,11 +172,6 @@ fn ops<W>(
             name: gemv.0,
             isa: Isa::Portable,
             f: gemv.1,
-        },
-        gemv_row: Kernel {
-            name: gemv_row.0,
-            isa: Isa::Portable,
-            f: gemv_row.1,
         },
         dot_max_out: DOT_MAX_OUT,
         dot_lanes: 8,
@@ -207,21 +190,18 @@ pub(super) fn kernels() -> LinearKernels {
             GEMV_MAX_ROWS_F32,
             ("gemm_f32_portable", gemm_f32_portable),
             ("gemv_f32_portable", gemv_f32_portable),
-            ("gemv_row_f32_portable", gemv_row_f32_portable),
             ("dot_f32_portable", dot_f32_portable),
         ),
         fp16: ops(
             GEMV_MAX_ROWS_16,
             ("gemm_f16_portable", gemm_f16_portable),
             ("gemv_f16_portable", gemv_f16_portable),
-            ("gemv_row_f16_portable", gemv_row_f16_portable),
             ("dot_f16_portable", dot_f16_portable),
         ),
         bf16: ops(
             GEMV_MAX_ROWS_16,
             ("gemm_bf16_portable", gemm_bf16_portable),
             ("gemv_bf16_portable", gemv_bf16_portable),
-            ("gemv_row_bf16_portable", gemv_row_bf16_portable),
             ("dot_bf16_portable", dot_bf16_portable),
         ),
     }
