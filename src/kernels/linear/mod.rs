@@ -128,7 +128,7 @@ pub struct LinearCall<'a, W> {
     pub relu: bool,
 }
 
-/// A GEMM or GEMV body: computes `rows × n` outputs into `y` (row-major, at least that long).
+/// A GEMM or dot body: computes `rows × n` outputs into `y` (row-major, at least that long).
 /// Panics if the call's buffers are shorter than its shapes say.
 pub type LinearFn<W> = for<'a, 'b> fn(&LinearCall<'a, W>, &'b mut [f32]);
 
