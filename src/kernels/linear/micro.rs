@@ -316,9 +316,9 @@ pub(crate) const SMALL_K_ROWS: usize = 8;
 /// and one store. Only `cols ≤ LANES` outputs per row are written (the rest go to a stack line).
 ///
 /// Each group of rows also prefetches, for writing, the output line `ahead.distance` rows further
-/// down (the same columns of the next row block): a row's outputs are one line per vector, rows
-/// `ldc` apart, a pattern the hardware prefetchers do not pick up, and for a large batch the
-/// outputs are written back to L2 or L3, so each store would otherwise wait for its line.
+/// down (the same columns of the next row block), for the rows `ahead` names: for a large batch
+/// the outputs are written back to L2 or L3, and where rows straddle lines each store would
+/// otherwise wait for its line (the driver turns this off where rows start on lines).
 ///
 /// # Safety
 /// `x` is valid for `rows × K` reads (row stride `K`), `w` for `K` rows of stride `nr` holding
