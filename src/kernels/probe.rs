@@ -64,6 +64,7 @@ pub fn read_bandwidth_gbs(bytes: usize) -> f64 {
 /// seconds apart can differ by 2× on a busy host).
 pub struct ReadPasses {
     buf: Vec<Line>,
+    sum: fn(&[Line]) -> f32,
 }
 
 impl ReadPasses {
@@ -72,6 +73,7 @@ impl ReadPasses {
         let lines = bytes.div_ceil(64).max(1);
         ReadPasses {
             buf: (0..lines).map(|i| Line([i as f32 * 1e-9; 16])).collect(),
+            sum: sum_lines_fn(),
         }
     }
 
@@ -80,7 +82,7 @@ impl ReadPasses {
     }
 
     fn pass(&self) {
-        std::hint::black_box(sum_lines(std::hint::black_box(&self.buf)));
+        std::hint::black_box((self.sum)(std::hint::black_box(&self.buf)));
     }
 
     /// GB/s of `passes` passes over the working set, timed now.
@@ -98,8 +100,9 @@ impl ReadPasses {
 pub fn write_bandwidth_gbs(bytes: usize) -> f64 {
     let lines = bytes.div_ceil(64).max(1);
     let mut buf: Vec<Line> = vec![Line([0.0; 16]); lines];
+    let fill = fill_lines_fn();
     pass_bandwidth_gbs(lines, |p| {
-        fill_lines(std::hint::black_box(&mut buf), p as f32);
+        fill(std::hint::black_box(&mut buf), p as f32);
     })
 }
 
@@ -203,12 +206,26 @@ fn fma_loop_portable(iters: usize) -> f32 {
 #[repr(C, align(64))]
 struct Line([f32; 16]);
 
-fn sum_lines(buf: &[Line]) -> f32 {
+/// The widest line-summing body this CPU has. Chosen once per probe: checked on every pass, the
+/// feature test was part of what the probe timed (2% of a linear bench run's samples).
+fn sum_lines_fn() -> fn(&[Line]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     if Isa::Avx512.is_available() {
-        // SAFETY: the CPU supports AVX-512F (checked just above).
-        return unsafe { x86::sum_lines_avx512(buf) };
+        return x86::sum_lines_avx512_entry;
     }
+    sum_lines_portable
+}
+
+/// As [`sum_lines_fn`], for filling lines.
+fn fill_lines_fn() -> fn(&mut [Line], f32) {
+    #[cfg(target_arch = "x86_64")]
+    if Isa::Avx512.is_available() {
+        return x86::fill_lines_avx512_entry;
+    }
+    fill_lines_portable
+}
+
+fn sum_lines_portable(buf: &[Line]) -> f32 {
     use wide::f32x8;
     let (mut lo, mut hi) = (f32x8::splat(0.0), f32x8::splat(0.0));
     for line in buf {
@@ -219,12 +236,7 @@ fn sum_lines(buf: &[Line]) -> f32 {
     (lo + hi).reduce_add()
 }
 
-fn fill_lines(buf: &mut [Line], value: f32) {
-    #[cfg(target_arch = "x86_64")]
-    if Isa::Avx512.is_available() {
-        // SAFETY: the CPU supports AVX-512F (checked just above).
-        return unsafe { x86::fill_lines_avx512(buf, value) };
-    }
+fn fill_lines_portable(buf: &mut [Line], value: f32) {
     buf.fill(Line([value; 16]));
 }
 
@@ -236,6 +248,16 @@ mod x86 {
     pub(super) fn fma_loop_avx512_entry(iters: usize) -> f32 {
         // SAFETY: only selected when Isa::Avx512 is available (checked by the caller).
         unsafe { fma_loop_avx512(iters) }
+    }
+
+    pub(super) fn sum_lines_avx512_entry(buf: &[Line]) -> f32 {
+        // SAFETY: only selected when Isa::Avx512 is available (sum_lines_fn checks).
+        unsafe { sum_lines_avx512(buf) }
+    }
+
+    pub(super) fn fill_lines_avx512_entry(buf: &mut [Line], value: f32) {
+        // SAFETY: only selected when Isa::Avx512 is available (fill_lines_fn checks).
+        unsafe { fill_lines_avx512(buf, value) }
     }
 
     pub(super) fn fma_loop_avx2_entry(iters: usize) -> f32 {
@@ -341,14 +363,18 @@ mod tests {
     fn sum_lines_matches_scalar_sum() {
         let buf: Vec<Line> = (0..37).map(|i| Line([i as f32; 16])).collect();
         let expected: f32 = (0..37).map(|i| i as f32 * 16.0).sum();
-        assert!((sum_lines(&buf) - expected).abs() <= 1e-3 * expected);
+        for sum in [sum_lines_fn(), sum_lines_portable] {
+            assert!((sum(&buf) - expected).abs() <= 1e-3 * expected);
+        }
     }
 
     #[test]
     fn fill_lines_writes_every_line() {
-        let mut buf = vec![Line([0.0; 16]); 37];
-        fill_lines(&mut buf, 3.0);
-        assert!(buf.iter().all(|l| l.0 == [3.0; 16]));
+        for fill in [fill_lines_fn(), fill_lines_portable] {
+            let mut buf = vec![Line([0.0; 16]); 37];
+            fill(&mut buf, 3.0);
+            assert!(buf.iter().all(|l| l.0 == [3.0; 16]));
+        }
         assert!(write_bandwidth_gbs(4096) > 0.0);
     }
 }
