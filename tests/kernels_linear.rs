@@ -560,6 +560,41 @@ fn x_and_y_lengths_are_checked() {
     layer.forward(&[], 0, &mut []).unwrap();
 }
 
+/// Batch 1 takes `forward`'s inlined path on a layer that is not narrow; wrong lengths must
+/// still fall through to the checked path and be reported, and no outputs must leave it as
+/// nothing to do.
+#[test]
+fn batch_one_lengths_are_checked() {
+    for &t in common::isa::tables_under_test() {
+        let (inp, out) = (4, 40);
+        assert!(out > t.linear.fp32.dot_max_out, "layer must not be narrow");
+        let w: Vec<f32> = (0..inp * out).map(|i| (i % 7) as f32).collect();
+        let layer = PackedLinear::new(
+            WeightSlice::F32(&w),
+            None,
+            out,
+            inp,
+            Activation::Identity,
+            t,
+        )
+        .unwrap();
+        let mut y = vec![0.0; out + 1];
+        assert_buffer_length(layer.forward(&[0.0; 3], 1, &mut y[..out]), "x", inp, 3);
+        assert_buffer_length(layer.forward(&[0.0; 5], 1, &mut y[..out]), "x", inp, 5);
+        assert_buffer_length(layer.forward(&[0.0; 4], 1, &mut y), "y", out, out + 1);
+        assert_buffer_length(layer.forward(&[0.0; 4], 1, &mut y[..1]), "y", out, 1);
+        layer.forward(&[1.0; 4], 1, &mut y[..out]).unwrap();
+        let want: Vec<f32> = (0..out)
+            .map(|o| w[o * inp..(o + 1) * inp].iter().sum())
+            .collect();
+        assert_eq!(&y[..out], &want[..], "{}", t.isa.name());
+        let empty =
+            PackedLinear::new(WeightSlice::F32(&[]), None, 0, inp, Activation::Relu, t).unwrap();
+        empty.forward(&[0.0; 4], 1, &mut []).unwrap();
+        assert_buffer_length(empty.forward(&[0.0; 4], 1, &mut y[..1]), "y", 0, 1);
+    }
+}
+
 #[test]
 fn overflowing_shapes_are_invalid_arguments() {
     let r = PackedLinear::new(
