@@ -144,18 +144,21 @@ macro_rules! entry {
 entry!(
     gemm_f32_avx2,
     gemm_f32_body,
+    gemm_f32_small_k_body,
     gemm::<__m256, F32Panel, 6, 2>,
     f32
 );
 entry!(
     gemm_f16_avx2,
     gemm_f16_body,
+    gemm_f16_small_k_body,
     gemm::<__m256, F16Panel, 6, 2>,
     f16
 );
 entry!(
     gemm_bf16_avx2,
     gemm_bf16_body,
+    gemm_bf16_small_k_body,
     gemm::<__m256, Bf16PairPanel, 6, 2>,
     bf16
 );

@@ -301,18 +301,21 @@ macro_rules! entry {
 entry!(
     gemm_f32_avx512,
     gemm_f32_body,
+    gemm_f32_small_k_body,
     gemm::<__m512, F32Panel, 8, 2>,
     f32
 );
 entry!(
     gemm_f16_avx512,
     gemm_f16_body,
+    gemm_f16_small_k_body,
     gemm::<__m512, F16Panel, 8, 2>,
     f16
 );
 entry!(
     gemm_bf16_avx512,
     gemm_bf16_body,
+    gemm_bf16_small_k_body,
     gemm::<__m512, Bf16PairPanel, 8, 2>,
     bf16
 );

@@ -135,11 +135,10 @@ pub(crate) unsafe fn gemm<V: F32Vec, P: Panel<V>, const MR: usize, const NV: usi
     let mut wide = WideChunk([const { MaybeUninit::uninit() }; KC * MAX_NR]);
     let wide_p = wide.0.as_mut_ptr().cast::<f32>();
 
-    if V::REGS >= 32 && (1..=SMALL_K_MAX).contains(&k) && m >= SMALL_K_ROWS {
-        // SAFETY: forwarded (caller); the widened chunk holds k ≤ SMALL_K_MAX ≤ KC rows.
-        unsafe { small_k::<V, P, NV>(call, y, wide_p) };
-        return;
-    }
+    debug_assert!(
+        !takes_small_k::<V>(k, m),
+        "the entry sends these calls to gemm_small_k"
+    );
 
     // f32 panels on 32-register ISAs: whole groups of XR rows run the packed-X tile; the rest
     // of the rows fall through to the MR-row tiles below.
@@ -389,19 +388,39 @@ pub(crate) unsafe fn gemv_row<V: F32Vec, P: Panel<V>, const NV: usize, const U: 
     }
 }
 
+/// Whether a GEMM call of `rows` rows with `k` inputs runs [`gemm_small_k`] rather than
+/// [`gemm`]: `k` small enough for its weights to sit in registers (32-register ISAs only), and
+/// enough rows for a full step.
+#[inline(always)]
+pub(crate) fn takes_small_k<V: F32Vec>(k: usize, rows: usize) -> bool {
+    V::REGS >= 32 && (1..=SMALL_K_MAX).contains(&k) && rows >= SMALL_K_ROWS
+}
+
+/// A widened panel chunk of the small-`k` path: at most `SMALL_K_MAX` rows.
+#[repr(C, align(64))]
+struct SmallWideChunk([MaybeUninit<f32>; SMALL_K_MAX * MAX_NR]);
+
 /// The small-`k` GEMM: row blocks whose outputs fit in L1; per block, each panel vector's `k`
 /// weights stay in registers while the block's rows stream past ([`small_k_rows`]).
 ///
+/// Its own entry body ([`target_entry`] picks it with [`takes_small_k`]), not a branch of
+/// [`gemm`]: `gemm`'s frame (its stack tile, packed-X group and a `KC`-deep widened chunk,
+/// about 20 KiB) is probed page by page and its 1 KiB stack tile zeroed on every call.
+/// Measured on the 11 → 128 layer (Zen 4 VM, interleaved processes): 16 rows take 0.96× the
+/// time in this body; 256 and 4096 rows 1.01–1.03× (the same loop, placed elsewhere).
+///
 /// # Safety
-/// As [`gemm`], with `1 ≤ k ≤ SMALL_K_MAX`, and `wide_p` valid for `KC × MAX_NR` f32 writes.
+/// As [`gemm`], with [`takes_small_k`] true for the call.
 #[inline(always)]
-unsafe fn small_k<V: F32Vec, P: Panel<V>, const NV: usize>(
+pub(crate) unsafe fn gemm_small_k<V: F32Vec, P: Panel<V>, const NV: usize>(
     call: &LinearCall<'_, P::Elem>,
     y: &mut [f32],
-    wide_p: *mut f32,
 ) where
     F32Panel: Panel<V, Elem = f32>,
 {
+    const { assert!(NV * V::LANES <= MAX_NR && SMALL_K_MAX / P::KSTEP * P::KSTEP == SMALL_K_MAX) };
+    let mut wide = SmallWideChunk([const { MaybeUninit::uninit() }; SMALL_K_MAX * MAX_NR]);
+    let wide_p = wide.0.as_mut_ptr().cast::<f32>();
     let nr = NV * V::LANES;
     let (m, k, n) = (call.rows, call.k, call.n);
     let panel_len = padded_k(k, P::KSTEP) * nr;
@@ -432,7 +451,8 @@ unsafe fn small_k<V: F32Vec, P: Panel<V>, const NV: usize>(
         // LOOP 2: panels; 16-bit ones are widened (k ≤ SMALL_K_MAX rows: cheap) per block.
         for p in 0..n.div_ceil(nr) {
             // SAFETY: panel p and its padded bias are inside the buffers (check_call); the
-            // widened copy is padded_k(k) ≤ KC rows of nr ≤ MAX_NR floats.
+            // widened copy is padded_k(k) ≤ SMALL_K_MAX rows (k ≤ SMALL_K_MAX, a whole number
+            // of steps: const assert above) of nr ≤ MAX_NR floats.
             let chunk = unsafe {
                 let src = w.add(p * panel_len);
                 if P::WIDEN {
@@ -496,23 +516,36 @@ macro_rules! small_k_dispatch {
 use small_k_dispatch;
 const _: () = assert!(SMALL_K_MAX == 16 && SMALL_K_PAIR_MAX == 11);
 
-/// Stamps one table entry for an ISA: a safe fn that checks the call, and the
-/// `#[target_feature]` body that instantiates a driver for that ISA. Only used for entries placed
-/// in tables of levels the CPU has (`LinearKernels::for_isa` checks), which makes the call sound.
+/// Stamps one GEMM table entry for an ISA: a safe fn that checks the call and picks one of two
+/// `#[target_feature]` bodies, the general [`gemm`] or [`gemm_small_k`] (see there why apart).
+/// Only used for entries placed in tables of levels the CPU has (`LinearKernels::for_isa`
+/// checks), which makes the call sound.
 #[cfg(target_arch = "x86_64")]
 macro_rules! target_entry {
-    ($features:literal, $name:ident, $body:ident,
-     $driver:ident::<$v:ty, $p:ty, $a:literal, $b:literal>, $elem:ty) => {
+    ($features:literal, $name:ident, $body:ident, $small_k_body:ident,
+     gemm::<$v:ty, $p:ty, $a:literal, $b:literal>, $elem:ty) => {
         fn $name(call: &LinearCall<'_, $elem>, y: &mut [f32]) {
             check_call(call, y, NR, <$p as Panel<$v>>::KSTEP);
             // SAFETY: this entry is only in tables for CPUs with these features, and
-            // check_call validated the buffers against the shapes.
-            unsafe { $body(call, y) }
+            // check_call validated the buffers against the shapes; the small-k body gets only
+            // the calls it takes.
+            unsafe {
+                if driver::takes_small_k::<$v>(call.k, call.rows) {
+                    $small_k_body(call, y)
+                } else {
+                    $body(call, y)
+                }
+            }
         }
         #[target_feature(enable = $features)]
         unsafe fn $body(call: &LinearCall<'_, $elem>, y: &mut [f32]) {
             // SAFETY: forwarded from the entry above.
-            unsafe { driver::$driver::<$v, $p, $a, $b>(call, y) }
+            unsafe { driver::gemm::<$v, $p, $a, $b>(call, y) }
+        }
+        #[target_feature(enable = $features)]
+        unsafe fn $small_k_body(call: &LinearCall<'_, $elem>, y: &mut [f32]) {
+            // SAFETY: forwarded from the entry above.
+            unsafe { driver::gemm_small_k::<$v, $p, $b>(call, y) }
         }
     };
 }
