@@ -33,10 +33,10 @@ pub struct PackedLinear {
     /// At most `dot_max_out` outputs: `panels` holds dot rows and the `dot` kernel runs at every
     /// batch (a GEMM panel would be mostly zero padding).
     narrow: bool,
-    /// A one-row call runs the GEMV entry: not narrow, `out > 0`, and the table sends batch 1
-    /// to its GEMV. Decided once here so that [`PackedLinear::forward`]'s inlined batch-1 path
-    /// only compares lengths.
-    gemv_one_row: bool,
+    /// Batches of up to this many rows run the GEMV entry once per row: the table's
+    /// `gemv_max_rows`, or 0 for a narrow layer or one without outputs. Decided once here so
+    /// that [`PackedLinear::forward`]'s inlined batch-1 path only compares.
+    gemv_rows_max: usize,
     kernels: &'static KernelTable,
 }
 
@@ -165,7 +165,7 @@ impl PackedLinear {
             panels,
             bias: pad_bias(bias, out, if narrow { 1 } else { nr }),
             narrow,
-            gemv_one_row: !narrow && out > 0 && gemv_max_rows >= 1,
+            gemv_rows_max: if narrow || out == 0 { 0 } else { gemv_max_rows },
             kernels,
         })
     }
@@ -182,7 +182,7 @@ impl PackedLinear {
     #[inline]
     pub fn forward(&self, x: &[f32], rows: usize, y: &mut [f32]) -> Result<()> {
         if rows == 1
-            && self.gemv_one_row
+            && self.gemv_rows_max >= 1
             && x.len() == self.in_features
             && y.len() == self.out_features
         {
@@ -199,11 +199,17 @@ impl PackedLinear {
         if rows == 0 || self.out_features == 0 {
             return Ok(());
         }
+        if rows <= self.gemv_rows_max {
+            // SAFETY: gemv_rows_max > 0, so not narrow; check_io proved x holds rows × in and
+            // y rows × out.
+            unsafe { self.gemv_rows(x.as_ptr(), rows, y.as_mut_ptr()) };
+            return Ok(());
+        }
         let lk = &self.kernels.linear;
         match &self.panels {
-            Panels::F32(p) => self.run(&lk.fp32, p, x, rows, y),
-            Panels::F16(p) => self.run(&lk.fp16, p, x, rows, y),
-            Panels::Bf16(p) => self.run(&lk.bf16, p, x, rows, y),
+            Panels::F32(p) => self.run_gemm(&lk.fp32, p, x, rows, y),
+            Panels::F16(p) => self.run_gemm(&lk.fp16, p, x, rows, y),
+            Panels::Bf16(p) => self.run_gemm(&lk.bf16, p, x, rows, y),
         }
         Ok(())
     }
@@ -234,9 +240,9 @@ impl PackedLinear {
         }
     }
 
-    /// Runs the kernel for `rows` rows; `x` and `y` were checked against the shape
-    /// ([`check_io`]), and `rows` and `out` are nonzero.
-    fn run<W: Copy + Default>(
+    /// Runs the GEMM (or, for a narrow layer, the dot kernel) for `rows` rows; `x` and `y` were
+    /// checked against the shape ([`check_io`]), and `rows` and `out` are nonzero.
+    fn run_gemm<W: Copy + Default>(
         &self,
         ops: &LinearOps<W>,
         panels: &AlignedVec<W>,
@@ -244,11 +250,6 @@ impl PackedLinear {
         rows: usize,
         y: &mut [f32],
     ) {
-        if !self.narrow && rows <= ops.gemv_max_rows {
-            // SAFETY: not narrow; check_io proved x holds rows × k and y rows × n.
-            unsafe { self.gemv_rows(x.as_ptr(), rows, y.as_mut_ptr()) };
-            return;
-        }
         let call = LinearCall {
             x,
             rows,
@@ -306,16 +307,11 @@ impl PackedLinear {
         }
     }
 
-    /// Name of the kernel [`PackedLinear::forward`] runs for `rows` rows.
+    /// Name of the kernel [`PackedLinear::forward`] runs for `rows` rows (for a layer without
+    /// outputs, which runs none, the GEMM's).
     pub fn kernel_for_rows(&self, rows: usize) -> &'static str {
-        let lk = &self.kernels.linear;
-        let max = match self.panels {
-            Panels::F32(_) => lk.fp32.gemv_max_rows,
-            Panels::F16(_) => lk.fp16.gemv_max_rows,
-            Panels::Bf16(_) => lk.bf16.gemv_max_rows,
-        };
         let (gemm, gemv) = self.kernel_names();
-        if rows <= max {
+        if rows <= self.gemv_rows_max {
             gemv
         } else {
             gemm
