@@ -186,7 +186,8 @@ impl PackedLinear {
             && x.len() == self.in_features
             && y.len() == self.out_features
         {
-            // SAFETY: x holds one row of `in` and y one of `out` (just compared).
+            // SAFETY: gemv_rows_max ≥ 1, so the layer is not narrow; x holds one row of `in`
+            // and y one of `out` (just compared).
             unsafe { self.gemv_rows(x.as_ptr(), 1, y.as_mut_ptr()) };
             return Ok(());
         }
