@@ -1,8 +1,8 @@
 //! The GEMM drivers (general, and small-`k` on 32-register ISAs) and the GEMV row driver. Each
 //! ISA instantiates them inside thin `#[target_feature]` wrappers ([`target_entry`],
-//! [`row_entry`]), so the whole loop nest, micro-kernel included, is compiled for that ISA. The drivers own every tail: partial tiles go
-//! through a stack tile, missing rows of a partial tile re-read a valid row, so the
-//! micro-kernels in [`super::micro`] only ever see full tiles.
+//! [`row_entry`]), so the whole loop nest, micro-kernel included, is compiled for that ISA. The
+//! drivers own every tail: partial tiles go through a stack tile, missing rows of a partial tile
+//! re-read a valid row, so the micro-kernels in [`super::micro`] only ever see full tiles.
 
 use std::mem::MaybeUninit;
 
