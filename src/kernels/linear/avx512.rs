@@ -370,7 +370,7 @@ const _: () = assert!(MR == 8 && NV == 2 && U == 4);
 fn ops<W>(
     gemv_max_rows: usize,
     gemm: (&'static str, LinearFn<W>),
-    gemv: (&'static str, GemvRowFn<W>),
+    gemv: (&'static str, GemvRowFn),
     dot: (&'static str, LinearFn<W>),
 ) -> LinearOps<W> {
     LinearOps {

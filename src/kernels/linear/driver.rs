@@ -561,16 +561,18 @@ macro_rules! row_entry {
         $(#[$attr])*
         unsafe fn $name(
             x: *const f32,
-            panels: *const $elem,
+            panels: *const u8,
             bias: *const f32,
             y: *mut f32,
             k: usize,
             n: usize,
             relu: bool,
         ) {
-            // SAFETY: forwarded from the caller (the `GemvRowFn` contract); a table holds this
-            // entry only for a level the CPU has.
-            unsafe { driver::gemv_row::<$v, $p, $a, $b>(x, panels, bias, y, k, n, relu) }
+            // SAFETY: forwarded from the caller (the `GemvRowFn` contract: `panels` holds this
+            // table's `$elem` panels); a table holds this entry only for a level the CPU has.
+            unsafe {
+                driver::gemv_row::<$v, $p, $a, $b>(x, panels.cast::<$elem>(), bias, y, k, n, relu)
+            }
         }
     };
 }

@@ -138,13 +138,16 @@ pub type LinearFn<W> = for<'a, 'b> fn(&LinearCall<'a, W>, &'b mut [f32]);
 /// and at batch 1 on an 11 → 128 layer building and re-checking the call struct was 14% of the
 /// call.
 ///
+/// `panels` is untyped so that a layer can resolve its batch-1 call once, whatever its dtype
+/// (`PackedLinear`'s `RowPlan`).
+///
 /// # Safety
 /// The CPU has the entry's ISA; `x` is valid for `k` reads and `y` for `n` writes; `panels`
-/// holds `ceil(n / nr)` panels of `padded_k(k) × nr` weights in this table's layout, and `bias`
-/// `ceil(n / nr) · nr` floats.
-pub type GemvRowFn<W> = unsafe fn(
+/// holds `ceil(n / nr)` panels of `padded_k(k) × nr` weights of the dtype of the [`LinearOps`]
+/// the entry came from, in that table's layout, and `bias` `ceil(n / nr) · nr` floats.
+pub type GemvRowFn = unsafe fn(
     x: *const f32,
-    panels: *const W,
+    panels: *const u8,
     bias: *const f32,
     y: *mut f32,
     k: usize,
@@ -165,7 +168,7 @@ pub struct LinearOps<W: 'static> {
     /// Packed GEMM, `gemm_{dtype}_{isa}`.
     pub gemm: Kernel<LinearFn<W>>,
     /// Batch-1 GEMV, one row per call, `gemv_{dtype}_{isa}`.
-    pub gemv: Kernel<GemvRowFn<W>>,
+    pub gemv: Kernel<GemvRowFn>,
     /// Layers with at most this many outputs use [`LinearOps::dot`] at every batch size.
     pub dot_max_out: usize,
     /// f32 lanes of the dot kernel's vectors: its weight rows are padded to whole

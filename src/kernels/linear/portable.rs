@@ -156,7 +156,7 @@ const _: () = assert!(MR == 6 && NV == 1 && U == 4);
 fn ops<W>(
     gemv_max_rows: usize,
     gemm: (&'static str, super::LinearFn<W>),
-    gemv: (&'static str, super::GemvRowFn<W>),
+    gemv: (&'static str, super::GemvRowFn),
     dot: (&'static str, super::LinearFn<W>),
 ) -> LinearOps<W> {
     LinearOps {
