@@ -12,9 +12,12 @@
 //! panels of `nr` columns (the last zero-padded); each panel is k-major, `nr` weights per `k`, so a
 //! micro-kernel reads it front to back with unit stride. bf16 panels interleave pairs of `k`
 //! (`[k][j]`, `[k+1][j]` adjacent), which turns bf16→f32 into one shift or one mask per lane pair
-//! instead of a widening shuffle. (`vdpbf16ps` reads this order too, but measured here at one
-//! per ~3 cycles, under half the per-weight rate of shift + FMA, and it would need x rounded to
-//! bf16, so it is unused.)
+//! instead of a widening shuffle. (`vdpbf16ps` reads this order too, but it is unused: it
+//! multiplies bf16 by bf16, so `x` would have to be rounded to bf16, breaking the promise of
+//! arithmetic at least as good as f32 on the stored weights. Splitting `x` into a bf16 high and
+//! low part keeps the precision but takes two `vdpbf16ps` per 32 weights, which is what shift +
+//! FMA costs: on Zen 4 both run one zmm per cycle; on the Intel machine of earlier sessions
+//! `vdpbf16ps` measured one per ~3 cycles.)
 //!
 //! Layers with `in ≤ 16` (the fraud model's 11 features) skip the tiles on AVX-512: each panel
 //! vector's few weights stay in registers while rows stream past (`micro::small_k_rows`; two
