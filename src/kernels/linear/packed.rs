@@ -37,7 +37,8 @@ pub struct PackedLinear {
     /// `gemv_max_rows`, or 0 for a narrow layer or one without outputs (exactly the layers
     /// whose `row` is `None`).
     gemv_rows_max: usize,
-    /// The GEMV call, resolved in `new`; `None` for a narrow layer or one without outputs.
+    /// The GEMV call, resolved in `new`; `None` for a narrow layer or one without outputs. It
+    /// points into `panels` and `bias`, which is why `PackedLinear` must never be `Clone`.
     row: Option<RowPlan>,
     kernels: &'static KernelTable,
 }
@@ -184,17 +185,14 @@ impl PackedLinear {
             (WeightSlice::Bf16(w), false) => Panels::Bf16(pack_panels(w, out, inp, nr, kstep)),
         };
         let bias = pad_bias(bias, out, if narrow { 1 } else { nr });
+        let (gemv, panels_start) = match &panels {
+            Panels::F32(p) => (lk.fp32.gemv.f, p.as_ptr().cast::<u8>()),
+            Panels::F16(p) => (lk.fp16.gemv.f, p.as_ptr().cast::<u8>()),
+            Panels::Bf16(p) => (lk.bf16.gemv.f, p.as_ptr().cast::<u8>()),
+        };
         let row = (!narrow && out > 0).then(|| RowPlan {
-            f: match panels {
-                Panels::F32(_) => lk.fp32.gemv.f,
-                Panels::F16(_) => lk.fp16.gemv.f,
-                Panels::Bf16(_) => lk.bf16.gemv.f,
-            },
-            panels: match &panels {
-                Panels::F32(p) => p.as_ptr().cast::<u8>(),
-                Panels::F16(p) => p.as_ptr().cast::<u8>(),
-                Panels::Bf16(p) => p.as_ptr().cast::<u8>(),
-            },
+            f: gemv,
+            panels: panels_start,
             bias: bias.as_ptr(),
             relu: activation == Activation::Relu,
         });
