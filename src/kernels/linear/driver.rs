@@ -41,6 +41,7 @@ const X_BLOCK_BYTES: usize = 256 * 1024;
 
 /// Output bytes of one row block of the small-K path: the block's rows are finished across all
 /// panels while their outputs are still in L1.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // only x86 tables stamp the small-K GEMM
 const SMALL_K_Y_BYTES: usize = 16 * 1024;
 /// Row blocks of the small-K path are a multiple of this: whole steps of both kernels
 /// ([`SMALL_K_ROWS`] and [`SMALL_K_PAIR_ROWS`]), so only a call's last block can end in a partial
@@ -398,6 +399,7 @@ pub(crate) fn takes_small_k<V: F32Vec>(k: usize, rows: usize) -> bool {
 
 /// A widened panel chunk of the small-`k` path: at most `SMALL_K_MAX` rows.
 #[repr(C, align(64))]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // only x86 tables stamp the small-K GEMM
 struct SmallWideChunk([MaybeUninit<f32>; SMALL_K_MAX * MAX_NR]);
 
 /// The small-`k` GEMM: row blocks whose outputs fit in L1; per block, each panel vector's `k`
@@ -412,6 +414,7 @@ struct SmallWideChunk([MaybeUninit<f32>; SMALL_K_MAX * MAX_NR]);
 /// # Safety
 /// As [`gemm`], with [`takes_small_k`] true for the call.
 #[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // only x86 tables stamp the small-K GEMM
 pub(crate) unsafe fn gemm_small_k<V: F32Vec, P: Panel<V>, const NV: usize>(
     call: &LinearCall<'_, P::Elem>,
     y: &mut [f32],

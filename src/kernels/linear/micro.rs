@@ -298,6 +298,7 @@ pub(crate) unsafe fn gemv_panel<V: F32Vec, P: Panel<V>, const NV: usize, const U
 /// `r + distance` when `r < live`, so only rows that exist. (Before, a batch smaller than a block
 /// prefetched only addresses past the output: useless, and a possible TLB miss each.)
 #[derive(Clone, Copy)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // only x86 tables stamp the small-K GEMM
 pub(crate) struct Ahead {
     pub(crate) distance: usize,
     pub(crate) live: usize,
@@ -327,6 +328,7 @@ pub(crate) const SMALL_K_ROWS: usize = 8;
 /// (prefetched only); the CPU supports V.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // only x86 tables stamp the small-K GEMM
 pub(crate) unsafe fn small_k_rows<V: F32Vec, const K: usize>(
     rows: usize,
     x: *const f32,
@@ -404,6 +406,7 @@ pub(crate) const SMALL_K_PAIR_ROWS: usize = 3;
 /// As [`small_k_rows`] for vectors `j` and `j + 1`, both with all `LANES` columns live.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // only x86 tables stamp the small-K GEMM
 pub(crate) unsafe fn small_k_rows_pair<V: F32Vec, const K: usize>(
     rows: usize,
     x: *const f32,
