@@ -285,8 +285,8 @@ impl Case {
     /// One forward. `x` goes in as it is, not through `black_box`: the kernel is an indirect
     /// call the compiler cannot see into or hoist, and `black_box(&self.x)` made it spill part
     /// of the `Vec` to the stack as one 16-byte store and read it back as two 8-byte loads,
-    /// which no real caller does. On the Zen 4 VM that added 1–2 ns to an 11 → 128 batch-1
-    /// call (36.8 against 34.9 ns, median of 10 processes) and slowed some runs by 1.2×.
+    /// which no real caller does. On the Zen 4 VM that added about 2 ns to an 11 → 128 batch-1
+    /// call (36.8 against 34.9 ns, median of 10 processes).
     fn run(&mut self) {
         self.layer
             .forward(&self.x, self.rows, self.y.as_mut_slice())
