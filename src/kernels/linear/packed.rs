@@ -33,12 +33,9 @@ pub struct PackedLinear {
     /// At most `dot_max_out` outputs: `panels` holds dot rows and the `dot` kernel runs at every
     /// batch (a GEMM panel would be mostly zero padding).
     narrow: bool,
-    /// Batches of up to this many rows run the GEMV entry once per row: the table's
-    /// `gemv_max_rows`, or 0 for a narrow layer or one without outputs (exactly the layers
-    /// whose `row` is `None`).
-    gemv_rows_max: usize,
-    /// The GEMV call, resolved in `new`; `None` for a narrow layer or one without outputs. It
-    /// points into `panels` and `bias`, which is why `PackedLinear` must never be `Clone`.
+    /// The GEMV call, resolved in `new`; `None` for a narrow layer or one without outputs (which
+    /// never run it). It points into `panels` and `bias`, which is why `PackedLinear` must never
+    /// be `Clone`.
     row: Option<RowPlan>,
     kernels: &'static KernelTable,
 }
@@ -51,6 +48,8 @@ pub struct PackedLinear {
 #[derive(Clone, Copy)]
 struct RowPlan {
     f: GemvRowFn,
+    /// Batches of up to this many rows run `f` once per row (the table's `gemv_max_rows`).
+    max_rows: usize,
     /// First element of the layer's `panels` (any dtype; the entry knows which).
     panels: *const u8,
     /// First element of the layer's padded `bias`.
@@ -192,6 +191,7 @@ impl PackedLinear {
         };
         let row = (!narrow && out > 0).then(|| RowPlan {
             f: gemv,
+            max_rows: gemv_max_rows,
             panels: panels_start,
             bias: bias.as_ptr(),
             relu: activation == Activation::Relu,
@@ -203,7 +203,6 @@ impl PackedLinear {
             panels,
             bias,
             narrow,
-            gemv_rows_max: if row.is_some() { gemv_max_rows } else { 0 },
             row,
             kernels,
         })
@@ -236,7 +235,7 @@ impl PackedLinear {
         if rows == 0 || self.out_features == 0 {
             return Ok(());
         }
-        if let Some(plan) = self.row.as_ref().filter(|_| rows <= self.gemv_rows_max) {
+        if let Some(plan) = self.row.as_ref().filter(|p| rows <= p.max_rows) {
             // SAFETY: check_io proved x holds rows × in and y rows × out.
             unsafe { self.gemv_rows(plan, x.as_ptr(), rows, y.as_mut_ptr()) };
             return Ok(());
@@ -349,7 +348,7 @@ impl PackedLinear {
     /// outputs, which runs none, the GEMM's).
     pub fn kernel_for_rows(&self, rows: usize) -> &'static str {
         let (gemm, gemv) = self.kernel_names();
-        if rows <= self.gemv_rows_max {
+        if rows <= self.row.map_or(0, |p| p.max_rows) {
             gemv
         } else {
             gemm
